@@ -1,0 +1,82 @@
+"""Small, pure-Python helpers for LaTeX answer markup: finding balanced ``\\boxed{...}``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+BOX_COMMANDS = ("\\boxed", "\\fbox")
+_BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])\s*")
+_BARE_TOKEN_RE = re.compile(r"[^\s$\\{}]+")
+
+
+@dataclass(frozen=True)
+class BoxSpan:
+    """One ``\\boxed{content}``: ``start`` at the backslash, ``end`` after the closing brace."""
+
+    start: int
+    end: int
+    content: str
+
+
+class UnbalancedBox(ValueError):
+    """A ``\\boxed{`` whose brace never closes, or a box nested inside another."""
+
+
+def find_boxes(text: str, strict: bool = False) -> list[BoxSpan]:
+    """All top-level balanced ``\\boxed{...}`` / ``\\fbox{...}`` spans, in order.
+
+    ``\\boxed 5`` (a single token without braces) is accepted as content ``5``. An unclosed
+    box is skipped, or raises :class:`UnbalancedBox` with ``strict``; so does a nested box
+    with ``strict``. Linear in ``len(text)``.
+    """
+    spans: list[BoxSpan] = []
+    pos = 0
+    while True:
+        match = _BOX_RE.search(text, pos)
+        if match is None:
+            return spans
+        open_at = match.end()
+        if open_at < len(text) and text[open_at] == "{":
+            close = matching_brace(text, open_at)
+            if close < 0:
+                if strict:
+                    raise UnbalancedBox(f"\\boxed{{ opened at offset {match.start()} is never closed")
+                pos = open_at + 1
+                continue
+            content = text[open_at + 1: close]
+            if strict and _BOX_RE.search(content):
+                raise UnbalancedBox(f"\\boxed at offset {match.start()} holds another \\boxed")
+            spans.append(BoxSpan(match.start(), close + 1, content))
+            pos = close + 1
+        else:
+            token = _BARE_TOKEN_RE.match(text, open_at)
+            if token is not None:
+                spans.append(BoxSpan(match.start(), token.end(), token.group(0)))
+            pos = token.end() if token is not None else open_at
+
+
+def matching_brace(text: str, open_at: int) -> int:
+    """Index of the ``}`` closing the ``{`` at ``open_at`` (escaped braces ignored), or -1."""
+    depth = 0
+    i = open_at
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\" and i + 1 < n and text[i + 1] in "{}":
+            i += 2
+            continue
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last balanced box in ``text``, or None."""
+    spans = find_boxes(text)
+    return spans[-1].content if spans else None
