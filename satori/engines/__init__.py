@@ -1,0 +1,1 @@
+"""Rollout engines: one interface (`base.RolloutEngine`), one module per backend."""

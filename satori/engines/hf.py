@@ -1,0 +1,100 @@
+"""Rollout engine on plain transformers ``generate``: the small-machine fallback.
+
+Works on any device transformers runs on; batched with left padding, returns per-token
+log-probabilities at the sampling temperature.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import torch
+
+from satori.engines.base import Completion, RolloutEngine, SamplingParams
+
+
+class HFEngine(RolloutEngine):
+    """Generate with a transformers causal LM.
+
+    Args:
+        model: a loaded ``PreTrainedModel`` or a path/hub name to load.
+        tokenizer: its tokenizer (loaded from ``model`` when it is a path and this is None).
+        max_batch_size: prompts (times ``n``) generated together at most.
+        device, dtype: where and in which precision to load ``model`` when it is a path.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any = None, max_batch_size: int = 64,
+                 device: str = "cpu", dtype: torch.dtype = torch.float32):
+        if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            tokenizer = tokenizer or AutoTokenizer.from_pretrained(model)
+            model = AutoModelForCausalLM.from_pretrained(model, dtype=dtype).to(device)
+        if tokenizer is None:
+            raise ValueError("HFEngine needs a tokenizer when given a model object")
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.max_batch_size = max_batch_size
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        from satori.tokenization import action_token_ids
+
+        keep = set(action_token_ids(tokenizer))
+        self._drop_ids = {i for i in tokenizer.all_special_ids if i not in keep}
+
+    @torch.no_grad()
+    def generate(self, prompts: list[list[int]], params: SamplingParams) -> list[list[Completion]]:
+        params.validate()
+        flat = [list(p) for p in prompts for _ in range(params.n)]
+        rng = torch.random.fork_rng(devices=[]) if params.seed is not None else contextlib.nullcontext()
+        outputs: list[Completion] = []
+        with rng:
+            if params.seed is not None:
+                torch.manual_seed(params.seed)
+            for start in range(0, len(flat), self.max_batch_size):
+                outputs.extend(self._generate_batch(flat[start: start + self.max_batch_size], params))
+        return [outputs[i * params.n: (i + 1) * params.n] for i in range(len(prompts))]
+
+    def _generate_batch(self, prompts: list[list[int]], params: SamplingParams) -> list[Completion]:
+        device = next(self.model.parameters()).device
+        width = max(len(p) for p in prompts)
+        input_ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
+        attention = torch.zeros((len(prompts), width), dtype=torch.long)
+        for row, prompt in enumerate(prompts):
+            input_ids[row, width - len(prompt):] = torch.tensor(prompt, dtype=torch.long)
+            attention[row, width - len(prompt):] = 1
+        stop_ids = [i for i in [self.tokenizer.eos_token_id, *params.stop_token_ids] if i is not None]
+        sampling: dict[str, Any] = {"do_sample": False}
+        if not params.greedy:
+            sampling = {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p,
+                        "top_k": params.top_k if params.top_k > 0 else 0}
+        out = self.model.generate(
+            input_ids=input_ids.to(device), attention_mask=attention.to(device),
+            max_new_tokens=params.max_new_tokens, eos_token_id=stop_ids, pad_token_id=self.pad_id,
+            return_dict_in_generate=True, output_logits=True, **sampling,
+        )
+        generated = out.sequences[:, width:].cpu()                      # (B, L)
+        logits = torch.stack(out.logits, dim=1).float().cpu()          # (B, L, V)
+        temperature = 1.0 if params.greedy else params.temperature
+        logprobs = torch.log_softmax(logits / temperature, dim=-1)
+        token_logprobs = logprobs.gather(-1, generated.unsqueeze(-1)).squeeze(-1)  # (B, L)
+        stop_set = set(stop_ids)
+        completions = []
+        for row, prompt in enumerate(prompts):
+            ids = generated[row].tolist()
+            end = next((i + 1 for i, t in enumerate(ids) if t in stop_set), None)
+            finish = "stop" if end is not None else "length"
+            ids = ids[:end] if end is not None else ids
+            completions.append(Completion(
+                prompt_ids=prompt, token_ids=ids, logprobs=token_logprobs[row, : len(ids)].tolist(),
+                text=self.decode(ids), finish_reason=finish,
+            ))
+        return completions
+
+    def decode(self, token_ids: list[int]) -> str:
+        """Text of ``token_ids`` with action tokens kept and every other special token dropped."""
+        return self.tokenizer.decode([t for t in token_ids if t not in self._drop_ids],
+                                     skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+    def update_weights(self, state_dict: dict[str, Any]) -> None:
+        self.model.load_state_dict(state_dict, strict=False)

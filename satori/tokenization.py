@@ -1,0 +1,51 @@
+"""Tokenizer helpers for the COAT action tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from satori.coat import ACTION_TOKENS
+
+
+def add_action_tokens(tokenizer: Any, model: Any = None) -> list[int]:
+    """Make each COAT action token one special-token id; resize ``model`` to match.
+
+    New embedding rows (input, and output when untied) are set to the mean of the existing
+    rows, so the new tokens start as an "average" token rather than noise. Returns the ids of
+    ``ACTION_TOKENS`` in order. Idempotent.
+    """
+    missing = [t for t in ACTION_TOKENS if t not in tokenizer.get_vocab()]
+    if missing:
+        tokenizer.add_special_tokens({"additional_special_tokens": missing},
+                                     replace_additional_special_tokens=False)
+    ids = action_token_ids(tokenizer)
+    for token, token_id in zip(ACTION_TOKENS, ids):
+        encoded = tokenizer.encode(token, add_special_tokens=False)
+        if encoded != [token_id]:
+            raise ValueError(f"tokenizer splits {token} into {encoded}; expected the single id {token_id}")
+    if model is not None:
+        resize_with_mean_init(model, len(tokenizer))
+    return ids
+
+
+def action_token_ids(tokenizer: Any) -> list[int]:
+    """Ids of ``ACTION_TOKENS`` in order; empty list when the tokenizer lacks them."""
+    vocab = tokenizer.get_vocab()
+    return [vocab[t] for t in ACTION_TOKENS] if all(t in vocab for t in ACTION_TOKENS) else []
+
+
+def resize_with_mean_init(model: Any, vocab_size: int) -> None:
+    """Resize ``model``'s embeddings to ``vocab_size``; new rows = mean of the old rows."""
+    import torch
+
+    old = model.get_input_embeddings().weight.shape[0]
+    if vocab_size <= old:
+        return
+    model.resize_token_embeddings(vocab_size, mean_resizing=False)
+    with torch.no_grad():
+        embeddings = [model.get_input_embeddings().weight]
+        output = model.get_output_embeddings()
+        if output is not None and output.weight.data_ptr() != embeddings[0].data_ptr():
+            embeddings.append(output.weight)
+        for weight in embeddings:
+            weight[old:] = weight[:old].mean(dim=0, keepdim=True)
