@@ -38,8 +38,7 @@ def build_tokenizer(corpus: Iterable[str] = (), vocab_size: int = 512) -> Any:
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tokenizer.train_from_iterator([BASE_CORPUS, *corpus], trainer=trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token=BOS, eos_token=EOS, pad_token=PAD,
-                                   additional_special_tokens=list(ACTION_TOKENS))
-    fast.padding_side = "left"
+                                   padding_side="left")
     return fast
 
 

@@ -16,8 +16,7 @@ def add_action_tokens(tokenizer: Any, model: Any = None) -> list[int]:
     """
     missing = [t for t in ACTION_TOKENS if t not in tokenizer.get_vocab()]
     if missing:
-        tokenizer.add_special_tokens({"additional_special_tokens": missing},
-                                     replace_additional_special_tokens=False)
+        tokenizer.add_tokens(missing, special_tokens=True)
     ids = action_token_ids(tokenizer)
     for token, token_id in zip(ACTION_TOKENS, ids):
         encoded = tokenizer.encode(token, add_special_tokens=False)

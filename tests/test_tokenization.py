@@ -1,0 +1,42 @@
+import torch
+
+from satori.coat import ACTION_TOKENS
+from satori.tiny import build_model, build_tokenizer
+from satori.tokenization import action_token_ids, add_action_tokens
+
+
+def test_tiny_tokenizer_has_single_id_action_tokens(tiny_tokenizer):
+    ids = action_token_ids(tiny_tokenizer)
+    assert len(set(ids)) == 3
+    for token, token_id in zip(ACTION_TOKENS, ids):
+        assert tiny_tokenizer.encode(f"x{token}y", add_special_tokens=False).count(token_id) == 1
+    text = "<|continue|>3 + 4 = 7<|reflect|>ok \\boxed{7}"
+    assert tiny_tokenizer.decode(tiny_tokenizer.encode(text, add_special_tokens=False)) == text
+
+
+def test_add_action_tokens_resizes_with_mean_rows():
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    raw = Tokenizer(models.BPE())
+    raw.pre_tokenizer = pre_tokenizers.ByteLevel()
+    raw.train_from_iterator(["plain text without action tokens 1 2 3"] * 5,
+                            trainers.BpeTrainer(vocab_size=300, special_tokens=["<eos>"], show_progress=False))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, eos_token="<eos>", pad_token="<eos>")
+    assert action_token_ids(tokenizer) == []
+    model = build_model(build_tokenizer(vocab_size=300), hidden_size=64, num_heads=1)
+    model.resize_token_embeddings(len(tokenizer))
+    old_rows = model.get_input_embeddings().weight.detach().clone()
+    old_out = model.get_output_embeddings().weight.detach().clone()
+
+    ids = add_action_tokens(tokenizer, model)
+
+    assert ids == [len(old_rows), len(old_rows) + 1, len(old_rows) + 2]
+    new = model.get_input_embeddings().weight.detach()
+    assert new.shape[0] == len(tokenizer) == len(old_rows) + 3
+    assert torch.equal(new[: len(old_rows)], old_rows)
+    assert torch.allclose(new[ids[0]], old_rows.mean(0), atol=1e-6)
+    assert torch.allclose(model.get_output_embeddings().weight[ids[2]].detach(), old_out.mean(0), atol=1e-6)
+    assert add_action_tokens(tokenizer, model) == ids  # idempotent
+    out = model(torch.tensor([ids])).logits
+    assert out.shape == (1, 3, len(tokenizer)) and torch.isfinite(out).all()
