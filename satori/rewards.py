@@ -1,0 +1,100 @@
+"""Satori's reward shaping, one term at a time, in plain Python (no torch).
+
+The paper's reward for one trajectory::
+
+    r = sigma(normalised outcome-RM score) + (1[correct] - 1) + bonus_scale * c
+
+with ``c = +1`` when a restart from an incorrect prefix (``reflect_status == -1``) ends correct
+and ``c = -1`` when a restart from a correct prefix (``reflect_status == +1``) ends incorrect.
+An optional DAPO-style overlong penalty is added on top. ``shape_reward`` returns every term
+in a ``RewardTerms`` so each can be logged on its own; the scalar ``total`` goes on the last
+response token (``train.algorithms.advantages.place_on_last_token``).
+
+"Correct" means the grader's status is ``correct``; incorrect, unparseable and timed-out
+answers all count as not correct.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+REFLECT_STATUSES = (-1, 0, 1)  # restart from an incorrect prefix, plain problem, restart from a correct prefix
+
+
+def correctness_reward(correct: bool) -> float:
+    """Satori's shaping of the verdict: 0.0 when correct, -1.0 otherwise."""
+    return 0.0 if correct else -1.0
+
+
+def reflection_bonus(correct: bool, reflect_status: int, scale: float = 0.5) -> float:
+    """RAE bonus: ``+scale`` for repairing an incorrect prefix, ``-scale`` for breaking a correct one, else 0."""
+    if reflect_status not in REFLECT_STATUSES:
+        raise ValueError(f"reflect_status must be one of {REFLECT_STATUSES}, got {reflect_status!r}")
+    if reflect_status == -1 and correct:
+        return scale
+    if reflect_status == 1 and not correct:
+        return -scale
+    return 0.0
+
+
+def orm_bonus(score: float, mean: float, std: float, eps: float = 1e-6) -> float:
+    """``sigmoid((score - mean) / std)``: an outcome reward model's score squashed into (0, 1)."""
+    z = (score - mean) / max(std, eps)
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+def overlong_penalty(length: int, max_len: int, buffer: int, penalty: float = 1.0) -> float:
+    """DAPO soft overlong penalty: 0 up to ``max_len - buffer`` tokens, then falling linearly
+    to ``-penalty`` at ``max_len``, and ``-penalty`` beyond.
+    """
+    if not 0 < buffer <= max_len:
+        raise ValueError(f"overlong buffer must be in (0, max_len={max_len}], got {buffer}")
+    excess = length - (max_len - buffer)
+    if excess <= 0:
+        return 0.0
+    return -penalty * min(excess / buffer, 1.0)
+
+
+@dataclass(frozen=True)
+class RewardTerms:
+    """The terms of one trajectory's reward; ``total`` is their sum."""
+
+    correctness: float
+    reflection: float = 0.0
+    orm: float = 0.0
+    overlong: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.correctness + self.reflection + self.orm + self.overlong
+
+    def as_dict(self, prefix: str = "reward/") -> dict[str, float]:
+        """Every term and the total under ``prefix`` (for metrics logging)."""
+        return {prefix + name: value for name, value in {**asdict(self), "total": self.total}.items()}
+
+
+def shape_reward(correct: bool, reflect_status: int = 0, *, bonus_scale: float = 0.5,
+                 orm_score: float | None = None, orm_mean: float = 0.0, orm_std: float = 1.0,
+                 length: int | None = None, max_len: int | None = None, overlong_buffer: int | None = None,
+                 overlong_penalty_factor: float = 1.0) -> RewardTerms:
+    """All reward terms of one trajectory.
+
+    The ORM term is on when ``orm_score`` is given (normalised by ``orm_mean``/``orm_std``,
+    e.g. the batch's); the overlong term is on when ``overlong_buffer`` is given (then
+    ``length`` and ``max_len`` are required).
+    """
+    overlong = 0.0
+    if overlong_buffer is not None:
+        if length is None or max_len is None:
+            raise ValueError("the overlong penalty needs the response length and max_len")
+        overlong = overlong_penalty(length, max_len, overlong_buffer, overlong_penalty_factor)
+    return RewardTerms(
+        correctness=correctness_reward(correct),
+        reflection=reflection_bonus(correct, reflect_status, bonus_scale),
+        orm=0.0 if orm_score is None else orm_bonus(orm_score, orm_mean, orm_std),
+        overlong=overlong,
+    )

@@ -1,0 +1,75 @@
+"""Satori reward terms: tables of verdicts, RAE statuses, ORM scores and lengths."""
+
+import math
+
+import pytest
+
+from satori.rewards import (RewardTerms, correctness_reward, orm_bonus, overlong_penalty, reflection_bonus,
+                            shape_reward)
+
+
+@pytest.mark.parametrize("correct, expected", [(True, 0.0), (False, -1.0)])
+def test_correctness_reward(correct, expected):
+    assert correctness_reward(correct) == expected
+
+
+@pytest.mark.parametrize("correct, reflect_status, expected", [
+    (True, -1, 0.5),    # repaired an incorrect prefix
+    (False, -1, 0.0),   # failed to repair: no bonus, the correctness term already says -1
+    (True, 1, 0.0),     # kept a correct prefix correct
+    (False, 1, -0.5),   # broke a correct prefix
+    (True, 0, 0.0),     # plain problem
+    (False, 0, 0.0),
+])
+def test_reflection_bonus_table(correct, reflect_status, expected):
+    assert reflection_bonus(correct, reflect_status) == expected
+
+
+def test_reflection_bonus_scale_and_bad_status():
+    assert reflection_bonus(True, -1, scale=1.0) == 1.0
+    with pytest.raises(ValueError, match="reflect_status"):
+        reflection_bonus(True, 2)
+
+
+@pytest.mark.parametrize("score, expected", [
+    (3.0, 0.5), (5.0, 1 / (1 + math.exp(-1))), (1.0, 1 / (1 + math.exp(1))), (-1e6, 0.0), (1e6, 1.0),
+])
+def test_orm_bonus_is_sigmoid_of_normalised_score(score, expected):
+    assert orm_bonus(score, mean=3.0, std=2.0) == pytest.approx(expected)
+
+
+def test_orm_bonus_with_zero_std_does_not_divide_by_zero():
+    assert orm_bonus(1.0, 1.0, 0.0) == 0.5
+    assert orm_bonus(2.0, 1.0, 0.0) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("length, expected", [(50, 0.0), (80, 0.0), (85, -0.25), (90, -0.5), (100, -1.0), (130, -1.0)])
+def test_overlong_penalty_table(length, expected):
+    assert overlong_penalty(length, max_len=100, buffer=20, penalty=1.0) == pytest.approx(expected)
+
+
+def test_overlong_penalty_checks_its_buffer():
+    assert overlong_penalty(90, 100, 20, penalty=0.5) == pytest.approx(-0.25)
+    for buffer in (0, 101):
+        with pytest.raises(ValueError, match="buffer"):
+            overlong_penalty(90, 100, buffer)
+
+
+def test_shape_reward_matches_the_paper_formula():
+    # r = sigma(normalised ORM score) + (1[correct] - 1) + bonus_scale * c
+    for correct in (True, False):
+        for reflect_status in (-1, 0, 1):
+            terms = shape_reward(correct, reflect_status, orm_score=1.0, orm_mean=0.0, orm_std=1.0)
+            c = {(True, -1): 1, (False, 1): -1}.get((correct, reflect_status), 0)
+            paper = 1 / (1 + math.exp(-1.0)) + (int(correct) - 1) + 0.5 * c
+            assert terms.total == pytest.approx(paper)
+
+
+def test_shape_reward_terms_are_logged_separately():
+    terms = shape_reward(False, 1, bonus_scale=0.5, length=90, max_len=100, overlong_buffer=20)
+    assert terms == RewardTerms(correctness=-1.0, reflection=-0.5, orm=0.0, overlong=-0.5)
+    assert terms.as_dict() == {"reward/correctness": -1.0, "reward/reflection": -0.5, "reward/orm": 0.0,
+                               "reward/overlong": -0.5, "reward/total": -2.0}
+    assert shape_reward(True).total == 0.0
+    with pytest.raises(ValueError, match="length"):
+        shape_reward(True, overlong_buffer=20)

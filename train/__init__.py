@@ -1,0 +1,1 @@
+"""Training stages: format tuning (SFT), PPO with restart-and-explore, distillation."""
