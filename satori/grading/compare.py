@@ -1,0 +1,308 @@
+"""Mathematical equivalence of two normalized answers (runs inside a verifier worker).
+
+LaTeX is parsed only by latex2sympy2_extended's ANTLR grammar into sympy objects; no string
+is ever handed to ``eval``/``sympify``/``parse_expr``. Comparison is structural first, then
+numeric (relative tolerance ``rel_tol`` when either side holds a decimal), then symbolic
+(``simplify`` of the difference, and agreement at random points).
+
+Semantics, one rule per kind of answer:
+- equation vs value: ``x=3`` equals ``3`` when one side of the equation is a lone symbol;
+  two equations are equal when their ``lhs - rhs`` differ by a non-zero constant factor;
+- finite sets and bare comma lists (``1, 2``) are unordered; tuples and vectors are ordered;
+  ``(1, 2)`` is read as an open interval or a point, whichever the other side is;
+- intervals and unions compare endpoints (with tolerance) and openness;
+- a percent answer also matches its value / 100, a degree answer also matches its radians.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+import sympy
+from latex2sympy2_extended import latex2sympy
+from latex2sympy2_extended.latex2sympy2 import ConversionConfig
+
+_CONVERSION = ConversionConfig(interpret_as_mixed_fractions=True, interpret_simple_eq_as_assignment=False,
+                               interpret_contains_as_eq=True, lowercase_symbols=False)
+_MAX_DIGITS = 100_000  # refuse numbers with more digits than this instead of computing them
+_EXACT_REL = 1e-12
+_RANDOM_POINTS = 4
+
+
+class ParseError(ValueError):
+    """An answer the grammar cannot read, or one that would be too large to evaluate."""
+
+
+def parse(latex: str) -> Any:
+    """sympy object for ``latex`` (already normalized); raises :class:`ParseError`."""
+    try:
+        obj = latex2sympy(latex, normalization_config=None, conversion_config=_CONVERSION)
+    except RecursionError:
+        raise ParseError("answer nests too deeply") from None
+    except Exception as exc:  # the ANTLR listener raises a bare Exception on syntax errors
+        raise ParseError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+    _refuse_huge(obj)
+    return obj
+
+
+def equivalent(gold: Any, pred: Any, rel_tol: float, gold_flags: tuple[bool, bool] = (False, False),
+               pred_flags: tuple[bool, bool] = (False, False)) -> bool:
+    """True if ``pred`` equals ``gold``; flags are ``(percent, degrees)`` of each side."""
+    for g in _readings(gold, *gold_flags):
+        for p in _readings(pred, *pred_flags):
+            if _equal(g, p, rel_tol):
+                return True
+    return False
+
+
+def equivalent_multi(golds: list[Any], pred: Any, rel_tol: float) -> bool:
+    """Several gold answers (e.g. OlympiadBench): ``pred`` must list all of them, in any order."""
+    return _match_unordered(golds, _elements(pred), rel_tol)
+
+
+def _readings(obj: Any, percent: bool, degrees: bool) -> list[Any]:
+    readings = [obj]
+    if isinstance(obj, sympy.Expr):
+        if percent:
+            readings.append(obj / 100)
+        if degrees:
+            readings.append(obj * sympy.pi / 180)
+    return readings
+
+
+def _equal(g: Any, p: Any, tol: float) -> bool:
+    if g == p and not _has_float(g):
+        return True
+    if isinstance(g, sympy.Eq) or isinstance(p, sympy.Eq):
+        return _equal_equations(g, p, tol)
+    if isinstance(g, sympy.core.relational.Relational) or isinstance(p, sympy.core.relational.Relational):
+        return _equal_relations(g, p, tol)
+    if isinstance(g, sympy.MatrixBase) or isinstance(p, sympy.MatrixBase):
+        return _equal_matrices(g, p, tol)
+    if isinstance(g, sympy.FiniteSet):
+        return _match_unordered(_elements(g), _elements(p), tol)
+    if isinstance(g, sympy.Tuple):
+        return _match_ordered(list(g.args), _ordered_elements(p), tol)
+    if isinstance(g, (sympy.Interval, sympy.Union)) or isinstance(p, (sympy.Interval, sympy.Union)):
+        return _equal_sets(g, p, tol)
+    if isinstance(p, sympy.FiniteSet) and len(p.args) == 1:
+        return _equal(g, p.args[0], tol)
+    if isinstance(g, sympy.Expr) and isinstance(p, sympy.Expr):
+        return _equal_expressions(g, p, tol)
+    return bool(g == p)
+
+
+def _equal_equations(g: Any, p: Any, tol: float) -> bool:
+    if isinstance(g, sympy.Eq) and isinstance(p, sympy.Eq):
+        dg, dp = g.lhs - g.rhs, p.lhs - p.rhs
+        if _equal_expressions(dg, dp, tol) or _equal_expressions(dg, -dp, tol):
+            return True
+        ratio = sympy.simplify(dg / dp)
+        return bool(ratio.is_number and ratio != 0 and ratio.is_finite)
+    equation, other = (g, p) if isinstance(g, sympy.Eq) else (p, g)
+    if isinstance(other, sympy.core.relational.Relational):
+        return False
+    if isinstance(equation.lhs, sympy.Symbol) and _equal(equation.rhs, other, tol):
+        return True
+    return isinstance(equation.rhs, sympy.Symbol) and _equal(equation.lhs, other, tol)
+
+
+_FLIPPED = {sympy.StrictGreaterThan: sympy.StrictLessThan, sympy.GreaterThan: sympy.LessThan}
+
+
+def _equal_relations(g: Any, p: Any, tol: float) -> bool:
+    if isinstance(g, sympy.core.relational.Relational) and isinstance(p, sympy.core.relational.Relational):
+        g_kind, g_diff = _canonical_relation(g)
+        p_kind, p_diff = _canonical_relation(p)
+        if g_kind is p_kind and _equal_expressions(g_diff, p_diff, tol):
+            return True
+    return _equal_sets(_as_set(g), _as_set(p), tol)
+
+
+def _canonical_relation(rel: Any) -> tuple[type, Any]:
+    """``(kind, lhs - rhs)`` with ``>``/``>=`` flipped into ``<``/``<=``."""
+    kind = type(rel)
+    if kind in _FLIPPED:
+        return _FLIPPED[kind], rel.rhs - rel.lhs
+    return kind, rel.lhs - rel.rhs
+
+
+def _as_set(obj: Any) -> Any:
+    """A univariate inequality as the set of reals it describes; anything else unchanged."""
+    if isinstance(obj, sympy.core.relational.Relational) and len(obj.free_symbols) == 1:
+        try:
+            return obj.as_set()
+        except Exception:
+            return obj
+    return obj
+
+
+def _equal_sets(g: Any, p: Any, tol: float) -> bool:
+    if isinstance(g, sympy.Interval) and isinstance(p, sympy.Tuple) or (
+            isinstance(p, sympy.Interval) and isinstance(g, sympy.Tuple)):
+        interval, point = (g, p) if isinstance(g, sympy.Interval) else (p, g)
+        return (interval.left_open and interval.right_open and len(point.args) == 2
+                and _match_ordered([interval.start, interval.end], list(point.args), tol))
+    if isinstance(g, sympy.Interval) and isinstance(p, sympy.Interval):
+        return (g.left_open == p.left_open and g.right_open == p.right_open
+                and _equal(g.start, p.start, tol) and _equal(g.end, p.end, tol))
+    if isinstance(g, sympy.Union) and isinstance(p, sympy.Union):
+        if g == p:
+            return True
+        return _match_unordered(list(g.args), list(p.args), tol)
+    if isinstance(g, sympy.Set) and isinstance(p, sympy.Set):
+        return bool(g == p)
+    return False
+
+
+def _equal_matrices(g: Any, p: Any, tol: float) -> bool:
+    if isinstance(g, sympy.MatrixBase) and isinstance(p, sympy.MatrixBase):
+        if g.shape != p.shape:
+            return False
+        return _match_ordered(list(g), list(p), tol)
+    matrix, other = (g, p) if isinstance(g, sympy.MatrixBase) else (p, g)
+    if 1 not in matrix.shape:
+        return False
+    return _match_ordered(list(matrix), _ordered_elements(other), tol)
+
+
+def _elements(obj: Any) -> list[Any]:
+    """Members of a set, list, tuple or point; an equation ``x=3`` contributes its value."""
+    if isinstance(obj, sympy.FiniteSet):
+        items = list(getattr(obj, "_unsorted_args", obj.args))
+    elif isinstance(obj, sympy.Tuple):
+        items = list(obj.args)
+    elif isinstance(obj, sympy.Interval) and obj.left_open and obj.right_open:
+        items = [obj.start, obj.end]
+    else:
+        items = [obj]
+    return [_equation_value(item) for item in items]
+
+
+def _ordered_elements(obj: Any) -> list[Any]:
+    if isinstance(obj, sympy.MatrixBase):
+        return list(obj)
+    return _elements(obj)
+
+
+def _equation_value(item: Any) -> Any:
+    if isinstance(item, sympy.Eq) and isinstance(item.lhs, sympy.Symbol):
+        return item.rhs
+    return item
+
+
+def _match_ordered(golds: list[Any], preds: list[Any], tol: float) -> bool:
+    return len(golds) == len(preds) and all(_equal(_equation_value(g), p, tol) for g, p in zip(golds, preds))
+
+
+def _match_unordered(golds: list[Any], preds: list[Any], tol: float) -> bool:
+    """A one-to-one matching of equal elements (greedy is exact for an equivalence relation)."""
+    if len(golds) != len(preds):
+        return False
+    remaining = list(preds)
+    for g in golds:
+        g = _equation_value(g)
+        for i, p in enumerate(remaining):
+            if _equal(g, p, tol):
+                del remaining[i]
+                break
+        else:
+            return False
+    return True
+
+
+def _equal_expressions(g: Any, p: Any, tol: float) -> bool:
+    if g == p and not _has_float(g):
+        return True
+    rel = tol if (_has_float(g) or _has_float(p)) else _EXACT_REL
+    symbols = g.free_symbols | p.free_symbols
+    if not symbols:
+        if isinstance(g, sympy.Rational) and isinstance(p, sympy.Rational):
+            return bool(g == p)
+        return _close(g, p, rel)
+    if _same_at_random_points(g, p, symbols, rel) is False:
+        return False
+    try:
+        difference = sympy.simplify(g - p)
+    except Exception:
+        difference = None
+    if difference == 0:
+        return True
+    return bool(_same_at_random_points(g, p, symbols, rel))
+
+
+def _close(g: Any, p: Any, rel: float) -> bool:
+    try:
+        a = complex(sympy.N(g, 30))
+        b = complex(sympy.N(p, 30))
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError):
+        return bool(sympy.simplify(g - p) == 0)
+    if any(math.isnan(v.real) or math.isnan(v.imag) for v in (a, b)):
+        return False
+    if any(math.isinf(abs(v)) for v in (a, b)):
+        return a == b
+    return abs(a - b) <= rel * max(abs(a), abs(b)) or abs(a - b) <= 1e-12
+
+
+def _same_at_random_points(g: Any, p: Any, symbols: set, rel: float) -> bool | None:
+    """Compare at random points: False on a clear mismatch, True if all agree, None if undecided."""
+    rng = random.Random(0)
+    agreed = 0
+    ordered = sorted(symbols, key=str)
+    for _ in range(_RANDOM_POINTS * 2):
+        point = {s: sympy.Rational(rng.randint(1, 97), rng.randint(1, 13)) for s in ordered}
+        try:
+            a = complex(sympy.N(g.subs(point), 20))
+            b = complex(sympy.N(p.subs(point), 20))
+        except (TypeError, ValueError, OverflowError, ZeroDivisionError, AttributeError):
+            continue
+        if any(math.isnan(v.real) or math.isnan(v.imag) or math.isinf(abs(v)) for v in (a, b)):
+            continue
+        if abs(a - b) > max(rel * max(abs(a), abs(b)), 1e-9):
+            return False
+        agreed += 1
+        if agreed == _RANDOM_POINTS:
+            return True
+    return None
+
+
+def _has_float(obj: Any) -> bool:
+    return isinstance(obj, sympy.Basic) and obj.has(sympy.Float)
+
+
+def _refuse_huge(obj: Any) -> None:
+    """Raise :class:`ParseError` for numbers with more than ``_MAX_DIGITS`` digits (``9^{9^{9^9}}``)."""
+    if not isinstance(obj, sympy.Basic):
+        return
+    for node in sympy.preorder_traversal(obj):
+        if isinstance(node, (sympy.Pow, sympy.factorial)) and _log10_size(node) > _MAX_DIGITS:
+            raise ParseError("number too large to evaluate")
+
+
+def _log10_size(node: Any) -> float:
+    """Rough log10 of ``|node|`` for numeric powers/factorials (0 when not a plain number)."""
+    if isinstance(node, sympy.Rational):
+        return max(math.log10(abs(node.p)) if node.p else 0.0, math.log10(node.q), 0.0)
+    if isinstance(node, sympy.Float):
+        return max(math.log10(abs(float(node))), 0.0) if node != 0 else 0.0
+    if isinstance(node, sympy.Pow):
+        base, exponent = _log10_size(node.base), _log10_size(node.exp)
+        if exponent > 15:
+            return math.inf if base > 0 else 0.0
+        if not node.exp.is_number:
+            return 0.0
+        try:
+            return abs(float(node.exp)) * base
+        except (TypeError, ValueError, OverflowError):
+            return math.inf
+    if isinstance(node, sympy.factorial):
+        size = _log10_size(node.args[0])
+        if size > 7:
+            return math.inf
+        n = float(node.args[0]) if node.args[0].is_number else 0.0
+        return n * math.log10(max(n, 1.0))
+    if isinstance(node, (sympy.Add, sympy.Mul)):
+        return sum(_log10_size(arg) for arg in node.args)
+    return 0.0

@@ -1,0 +1,89 @@
+"""Parent-side half of a verification: extract and normalize both answers, decide the easy cases.
+
+Everything here is pure string work. What needs sympy becomes a :class:`Job` for a worker
+process (see :mod:`satori.grading.worker`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Union
+
+from satori.grading.extract import answer_of, extract_answer
+from satori.grading.normalize import Answer, AnswerRefused, normalize
+from satori.grading.verdict import Verdict
+
+Gold = Union[str, int, float, Sequence[Any]]
+BARE_ANSWER_MAX_CHARS = 400
+
+
+@dataclass(frozen=True)
+class Job:
+    """A comparison that needs sympy: normalized gold answers (one or more) and prediction."""
+
+    golds: tuple[Answer, ...]
+    pred: Answer
+    extracted: str
+
+    def payload(self, rel_tol: float) -> dict[str, Any]:
+        """JSON-ready message for a worker."""
+        return {
+            "gold": [g.text for g in self.golds],
+            "gold_flags": [[g.percent, g.degrees] for g in self.golds],
+            "pred": self.pred.text,
+            "pred_flags": [self.pred.percent, self.pred.degrees],
+            "rel_tol": rel_tol,
+        }
+
+    def verdict(self, status: str, reason: str) -> Verdict:
+        return Verdict(correct=status == "correct", status=status, extracted=self.extracted,
+                       gold_normalized=gold_text(self.golds), pred_normalized=self.pred.text, reason=reason)
+
+
+def gold_text(golds: Sequence[Answer]) -> str:
+    return " ; ".join(g.text for g in golds)
+
+
+def prepare(prediction: Any, gold: Gold) -> Verdict | Job:
+    """A final :class:`Verdict` when strings decide it, else a :class:`Job` for a worker."""
+    prediction = "" if prediction is None else str(prediction)
+    extracted = extract_answer(prediction)
+    if extracted is None and len(prediction.strip()) <= BARE_ANSWER_MAX_CHARS:
+        extracted = prediction.strip()
+    if not extracted:
+        return Verdict(False, "unparseable", None, reason="no answer found in the prediction")
+    golds_raw = [gold] if isinstance(gold, (str, int, float)) else list(gold)
+    if not golds_raw:
+        return Verdict(False, "unparseable", extracted, reason="empty gold list")
+    try:
+        golds = tuple(normalize(answer_of(str(g))) for g in golds_raw)
+    except AnswerRefused as exc:
+        return Verdict(False, "unparseable", extracted, reason=f"gold refused: {exc}")
+    try:
+        pred = normalize(extracted)
+    except AnswerRefused as exc:
+        return Verdict(False, "unparseable", extracted, gold_normalized=gold_text(golds),
+                       reason=f"prediction refused: {exc}")
+    job = Job(golds, pred, extracted)
+    if len(golds) == 1:
+        decided = _decide_by_strings(golds[0], pred)
+        if decided is not None:
+            return job.verdict(*decided)
+    if not pred.text:
+        return job.verdict("unparseable", "prediction is empty after normalization")
+    return job
+
+
+def _decide_by_strings(gold: Answer, pred: Answer) -> tuple[str, str] | None:
+    if gold.choice is not None and gold.key() in (gold.choice, f"({gold.choice})"):
+        if pred.choice == gold.choice:
+            return "correct", f"choice {gold.choice}"
+        return "incorrect", f"expected choice {gold.choice}, got {pred.choice or 'no choice letter'}"
+    if gold.key() == pred.key() and gold.key():
+        return "correct", "identical after normalization"
+    if gold.word is not None:
+        if pred.word == gold.word:
+            return "correct", "same words"
+        return "incorrect", f"expected the words {gold.word!r}"
+    return None

@@ -1,0 +1,62 @@
+"""A verifier worker process: ``python -m satori.grading.worker``.
+
+Reads one JSON job per line on stdin, writes one JSON result per line on stdout. The
+parent kills the process when a job overruns its time limit, so nothing here needs a
+timer. sympy and the LaTeX grammar are loaded (and warmed up) once, before ``ready``.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+from typing import Any
+
+MEMORY_LIMIT_BYTES = 4 * 1024 ** 3
+
+
+def run_job(job: dict[str, Any]) -> dict[str, str]:
+    """``{"status", "reason"}`` for one job (see :meth:`satori.grading.prepare.Job.payload`)."""
+    from satori.grading.compare import ParseError, equivalent, equivalent_multi, parse
+
+    try:
+        golds = [parse(text) for text in job["gold"]]
+    except ParseError as exc:
+        return {"status": "unparseable", "reason": f"gold: {exc}"}
+    try:
+        pred = parse(job["pred"])
+    except ParseError as exc:
+        return {"status": "unparseable", "reason": f"prediction: {exc}"}
+    try:
+        if len(golds) == 1:
+            same = equivalent(golds[0], pred, job["rel_tol"], tuple(job["gold_flags"][0]), tuple(job["pred_flags"]))
+        else:
+            same = equivalent_multi(golds, pred, job["rel_tol"])
+    except RecursionError:
+        return {"status": "unparseable", "reason": "expression nests too deeply"}
+    except Exception as exc:  # sympy raises many types on odd input; never crash the worker
+        return {"status": "unparseable", "reason": f"comparison failed: {type(exc).__name__}: {exc}"[:300]}
+    return {"status": "correct" if same else "incorrect", "reason": "equivalent" if same else "not equivalent"}
+
+
+def main() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard == resource.RLIM_INFINITY or hard > MEMORY_LIMIT_BYTES:
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, hard))
+    protocol = sys.stdout
+    sys.stdout = sys.stderr  # stray prints from libraries must not corrupt the protocol
+    run_job({"gold": ["\\frac{1}{2}x+\\sqrt{2}"], "gold_flags": [[False, False]], "pred": "(x+2\\sqrt{2})/2",
+             "pred_flags": [False, False], "rel_tol": 1e-4})
+    protocol.write("ready\n")
+    protocol.flush()
+    for line in sys.stdin:
+        try:
+            result = run_job(json.loads(line))
+        except MemoryError:
+            result = {"status": "unparseable", "reason": "out of memory"}
+        protocol.write(json.dumps(result) + "\n")
+        protocol.flush()
+
+
+if __name__ == "__main__":
+    main()
