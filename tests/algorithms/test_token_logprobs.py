@@ -19,30 +19,44 @@ def random_logits(dtype=torch.float32):
     return logits.to(dtype).requires_grad_(), torch.randint(0, 11, (3, 5), generator=generator)
 
 
-@pytest.mark.parametrize("chunk_rows", [None, 1, 4, 100])
+@pytest.mark.parametrize("chunk_tokens", [None, 1, 4, 10, 100])
 @pytest.mark.parametrize("temperature", [1.0, 0.6])
-def test_token_logprobs_match_log_softmax_and_its_gradient(chunk_rows, temperature):
+def test_token_logprobs_match_log_softmax_and_its_gradient(chunk_tokens, temperature):
     logits, labels = random_logits()
     plain = torch.log_softmax(logits / temperature, -1).gather(-1, labels[..., None]).squeeze(-1)
     upstream = torch.randn(3, 5)
     expected_grad, = torch.autograd.grad((plain * upstream).sum(), logits)
-    chunked = token_logprobs(logits, labels, temperature, chunk_rows=chunk_rows)
+    chunked = token_logprobs(logits, labels, temperature, chunk_tokens=chunk_tokens)
     close(chunked, plain)
     grad, = torch.autograd.grad((chunked * upstream).sum(), logits)
     close(grad, expected_grad)
 
 
-@pytest.mark.parametrize("chunk_rows", [None, 2])
-def test_entropy_matches_the_formula_and_its_gradient(chunk_rows):
+@pytest.mark.parametrize("chunk_tokens", [None, 2, 10])
+def test_entropy_matches_the_formula_and_its_gradient(chunk_tokens):
     logits, _ = random_logits()
     logp = torch.log_softmax(logits / 0.7, -1)
     plain = -(logp.exp() * logp).sum(-1)
     upstream = torch.randn(3, 5)
     expected_grad, = torch.autograd.grad((plain * upstream).sum(), logits)
-    chunked = entropy_from_logits(logits, 0.7, chunk_rows=chunk_rows)
+    chunked = entropy_from_logits(logits, 0.7, chunk_tokens=chunk_tokens)
     close(chunked, plain)
     grad, = torch.autograd.grad((chunked * upstream).sum(), logits)
     close(grad, expected_grad)
+
+
+def test_a_non_contiguous_slice_of_logits_is_scored_in_place():
+    # the usual shift: logits at positions prompt_len - 1 .. L - 2 score the response tokens
+    full, labels = random_logits()
+    logits = full[:, 1:-1]
+    assert not logits.is_contiguous()
+    plain = torch.log_softmax(logits, -1).gather(-1, labels[:, 1:-1, None]).squeeze(-1)
+    expected_grad, = torch.autograd.grad(plain.sum(), full)
+    chunked = token_logprobs(logits, labels[:, 1:-1], chunk_tokens=2)
+    close(chunked, plain)
+    grad, = torch.autograd.grad(chunked.sum(), full)
+    close(grad, expected_grad)
+    close(entropy_from_logits(logits, chunk_tokens=2), entropy_from_logits(logits.contiguous()))
 
 
 def test_entropy_by_hand():
@@ -54,8 +68,8 @@ def test_entropy_by_hand():
 def test_double_precision_gradcheck():
     logits, labels = random_logits(torch.float64)
     logits, labels = logits[:1, :3].detach().requires_grad_(), labels[:1, :3]
-    assert torch.autograd.gradcheck(lambda x: token_logprobs(x, labels, 0.8, chunk_rows=4), logits)
-    assert torch.autograd.gradcheck(lambda x: entropy_from_logits(x, 0.8, chunk_rows=4), logits)
+    assert torch.autograd.gradcheck(lambda x: token_logprobs(x, labels, 0.8, chunk_tokens=4), logits)
+    assert torch.autograd.gradcheck(lambda x: entropy_from_logits(x, 0.8, chunk_tokens=4), logits)
 
 
 def test_bfloat16_logits_give_float32_results_and_grad_in_bfloat16():
@@ -73,6 +87,8 @@ def test_bad_arguments():
         token_logprobs(logits, labels, 0.0)
     with pytest.raises(ValueError, match="do not match"):
         token_logprobs(logits, labels[:, :4])
+    with pytest.raises(ValueError, match=r"\(B, T, V\)"):
+        entropy_from_logits(logits[0])
 
 
 X = torch.tensor([[1.0, 2.0, float("nan")], [3.0, 4.0, 5.0]])

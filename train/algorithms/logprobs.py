@@ -1,9 +1,10 @@
-"""Token log-probabilities and entropy from logits, computed in row chunks; masked statistics.
+"""Token log-probabilities and entropy from logits, computed in chunks of tokens; masked statistics.
 
 ``token_logprobs`` and ``entropy_from_logits`` never materialise a second ``(B, T, V)``
-float32 tensor for autograd: the forward pass works on chunks of rows and keeps only a
-``(B, T)`` log-normaliser, and the backward pass recomputes the softmax chunk by chunk.
-Peak extra memory is one chunk (``CHUNK_ELEMENTS`` floats) plus the gradient itself.
+tensor for autograd: the forward pass works on chunks of tokens (views of the logits, so a
+non-contiguous slice such as ``logits[:, prompt_len - 1:-1]`` is not copied) and keeps only
+``(B, T)`` results; the backward pass recomputes the softmax chunk by chunk. Peak extra
+memory is one float32 chunk (about ``CHUNK_ELEMENTS`` floats) plus the gradient itself.
 
 Masks are ``(B, T)`` (bool or 0/1); values at positions where the mask is 0 never affect
 a result, even if they are NaN or infinite.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-CHUNK_ELEMENTS = 1 << 24  # floats per chunk of rows: 64 MiB in float32
+CHUNK_ELEMENTS = 1 << 24  # logits per chunk: 64 MiB in float32
 
 
 def _compute_dtype(logits: torch.Tensor) -> torch.dtype:
@@ -21,73 +22,77 @@ def _compute_dtype(logits: torch.Tensor) -> torch.dtype:
     return torch.promote_types(logits.dtype, torch.float32)
 
 
-def _row_slices(n_rows: int, vocab: int, chunk_rows: int | None):
-    """Slices covering ``n_rows`` rows, each holding about ``CHUNK_ELEMENTS`` logits."""
-    step = chunk_rows or max(1, CHUNK_ELEMENTS // max(vocab, 1))
-    for start in range(0, n_rows, step):
-        yield slice(start, min(start + step, n_rows))
+def _token_chunks(logits: torch.Tensor, chunk_tokens: int | None):
+    """Index tuples covering the ``(B, T)`` positions of ``logits`` ``(B, T, V)`` in chunks of
+    about ``chunk_tokens`` tokens (default: ``CHUNK_ELEMENTS`` logits); views, never copies.
+    """
+    batch, length, vocab = logits.shape
+    step = chunk_tokens or max(1, CHUNK_ELEMENTS // vocab)
+    if step >= length:
+        sequences = step // length
+        for b in range(0, batch, sequences):
+            yield (slice(b, b + sequences),)
+    else:
+        for b in range(batch):
+            for t in range(0, length, step):
+                yield b, slice(t, t + step)
 
 
 class _TokenLogprobs(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, logits, labels, temperature, chunk_rows):
-        flat = logits.reshape(-1, logits.shape[-1])
-        flat_labels = labels.reshape(-1, 1)
-        logprobs = torch.empty(flat.shape[0], dtype=_compute_dtype(logits), device=logits.device)
+    def forward(ctx, logits, labels, temperature, chunk_tokens):
+        logprobs = torch.empty(labels.shape, dtype=_compute_dtype(logits), device=logits.device)
         lse = torch.empty_like(logprobs)
-        for rows in _row_slices(flat.shape[0], flat.shape[1], chunk_rows):
-            scaled = flat[rows].to(lse.dtype) / temperature
-            lse[rows] = torch.logsumexp(scaled, dim=-1)
-            logprobs[rows] = scaled.gather(-1, flat_labels[rows]).squeeze(-1) - lse[rows]
+        for index in _token_chunks(logits, chunk_tokens):
+            scaled = logits[index].to(lse.dtype) / temperature
+            lse[index] = torch.logsumexp(scaled, dim=-1)
+            logprobs[index] = scaled.gather(-1, labels[index].unsqueeze(-1)).squeeze(-1) - lse[index]
         ctx.save_for_backward(logits, labels, lse)
-        ctx.temperature, ctx.chunk_rows = temperature, chunk_rows
-        return logprobs.view(labels.shape)
+        ctx.temperature, ctx.chunk_tokens = temperature, chunk_tokens
+        return logprobs
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_logprobs):
         logits, labels, lse = ctx.saved_tensors
-        flat = logits.reshape(-1, logits.shape[-1])
-        flat_labels = labels.reshape(-1, 1)
-        flat_grad_out = grad_logprobs.reshape(-1, 1).to(lse.dtype) / ctx.temperature
-        grad = torch.empty_like(flat)
-        for rows in _row_slices(flat.shape[0], flat.shape[1], ctx.chunk_rows):
+        grad_scaled = grad_logprobs.to(lse.dtype) / ctx.temperature
+        grad = torch.empty(logits.shape, dtype=logits.dtype, device=logits.device)
+        for index in _token_chunks(logits, ctx.chunk_tokens):
             # d logp_y / d z_j = (1[j = y] - p_j) / temperature
-            probs = torch.exp(flat[rows].to(lse.dtype) / ctx.temperature - lse[rows, None])
-            probs.neg_().scatter_add_(-1, flat_labels[rows], torch.ones_like(probs[:, :1]))
-            grad[rows] = (probs * flat_grad_out[rows]).to(grad.dtype)
-        return grad.view_as(logits), None, None, None
+            probs = torch.exp(logits[index].to(lse.dtype) / ctx.temperature - lse[index].unsqueeze(-1))
+            one_hot_at = labels[index].unsqueeze(-1)
+            probs.neg_().scatter_add_(-1, one_hot_at, torch.ones_like(one_hot_at, dtype=probs.dtype))
+            grad[index] = probs * grad_scaled[index].unsqueeze(-1)
+        return grad, None, None, None
 
 
 class _Entropy(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, logits, temperature, chunk_rows):
-        flat = logits.reshape(-1, logits.shape[-1])
-        entropy = torch.empty(flat.shape[0], dtype=_compute_dtype(logits), device=logits.device)
-        for rows in _row_slices(flat.shape[0], flat.shape[1], chunk_rows):
-            logp = torch.log_softmax(flat[rows].to(entropy.dtype) / temperature, dim=-1)
-            entropy[rows] = -(logp.exp() * logp).sum(-1)
+    def forward(ctx, logits, temperature, chunk_tokens):
+        entropy = torch.empty(logits.shape[:-1], dtype=_compute_dtype(logits), device=logits.device)
+        for index in _token_chunks(logits, chunk_tokens):
+            logp = torch.log_softmax(logits[index].to(entropy.dtype) / temperature, dim=-1)
+            entropy[index] = -(logp.exp() * logp).sum(-1)
         ctx.save_for_backward(logits, entropy)
-        ctx.temperature, ctx.chunk_rows = temperature, chunk_rows
-        return entropy.view(logits.shape[:-1])
+        ctx.temperature, ctx.chunk_tokens = temperature, chunk_tokens
+        return entropy
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_entropy):
         logits, entropy = ctx.saved_tensors
-        flat = logits.reshape(-1, logits.shape[-1])
-        flat_grad_out = grad_entropy.reshape(-1, 1).to(entropy.dtype) / ctx.temperature
-        grad = torch.empty_like(flat)
-        for rows in _row_slices(flat.shape[0], flat.shape[1], ctx.chunk_rows):
+        grad_scaled = grad_entropy.to(entropy.dtype) / ctx.temperature
+        grad = torch.empty(logits.shape, dtype=logits.dtype, device=logits.device)
+        for index in _token_chunks(logits, ctx.chunk_tokens):
             # d H / d z_j = -p_j (log p_j + H) / temperature
-            logp = torch.log_softmax(flat[rows].to(entropy.dtype) / ctx.temperature, dim=-1)
-            d_entropy = -logp.exp() * (logp + entropy[rows, None])
-            grad[rows] = (d_entropy * flat_grad_out[rows]).to(grad.dtype)
-        return grad.view_as(logits), None, None
+            logp = torch.log_softmax(logits[index].to(entropy.dtype) / ctx.temperature, dim=-1)
+            d_entropy = -logp.exp() * (logp + entropy[index].unsqueeze(-1))
+            grad[index] = d_entropy * grad_scaled[index].unsqueeze(-1)
+        return grad, None, None
 
 
 def token_logprobs(logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0,
-                   chunk_rows: int | None = None) -> torch.Tensor:
+                   chunk_tokens: int | None = None) -> torch.Tensor:
     """``log softmax(logits / temperature)[labels]``: logits ``(B, T, V)``, labels ``(B, T)`` -> ``(B, T)``.
 
     The result is float32 (float64 for float64 logits) whatever the logits' dtype.
@@ -97,17 +102,19 @@ def token_logprobs(logits: torch.Tensor, labels: torch.Tensor, temperature: floa
     """
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0 to score tokens, got {temperature}")
-    if logits.shape[:-1] != labels.shape:
+    if logits.dim() != 3 or logits.shape[:-1] != labels.shape:
         raise ValueError(f"logits {tuple(logits.shape)} do not match labels {tuple(labels.shape)}")
-    return _TokenLogprobs.apply(logits, labels.long(), float(temperature), chunk_rows)
+    return _TokenLogprobs.apply(logits, labels.long(), float(temperature), chunk_tokens)
 
 
 def entropy_from_logits(logits: torch.Tensor, temperature: float = 1.0,
-                        chunk_rows: int | None = None) -> torch.Tensor:
+                        chunk_tokens: int | None = None) -> torch.Tensor:
     """Entropy of ``softmax(logits / temperature)``: logits ``(B, T, V)`` -> ``(B, T)`` float32, differentiable."""
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
-    return _Entropy.apply(logits, float(temperature), chunk_rows)
+    if logits.dim() != 3:
+        raise ValueError(f"entropy needs logits (B, T, V), got shape {tuple(logits.shape)}")
+    return _Entropy.apply(logits, float(temperature), chunk_tokens)
 
 
 def masked_sum(x: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
