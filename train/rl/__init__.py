@@ -1,0 +1,1 @@
+"""Stage two: PPO with restart-and-explore (RAE), distributed with Ray."""

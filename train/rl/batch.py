@@ -1,0 +1,85 @@
+"""Turning scored rollouts into the PPO batch: padding, masks, token rewards and advantages.
+
+Every per-token tensor is aligned with ``labels = input_ids[:, 1:]``: position ``t`` holds
+the quantity for predicting token ``t + 1``. Shapes: ``B`` sequences, ``L`` padded length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from train.algorithms.advantages import compute_advantages, place_on_last_token, zero_advantage_group_share
+from train.algorithms.kl import apply_kl_penalty, kl_estimate
+from train.algorithms.logprobs import explained_variance, masked_mean
+from train.rl.config import AlgoConfig
+
+
+@dataclass
+class Sample:
+    """One response to one prompt, with its scalar reward."""
+
+    prompt_ids: list[int]
+    response_ids: list[int]
+    rollout_logprobs: list[float]
+    reward: float
+    group: int            # samples of the same prompt share a group
+    reflect_status: int = 0
+
+
+def collate(samples: list[Sample], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-padded tensors: ``input_ids``/``attention_mask`` ``(B, L)``; ``labels``, ``action_mask``,
+    ``rollout_logprobs`` ``(B, L-1)``; ``scores``, ``group_ids``, ``reflect_status`` ``(B,)``.
+    """
+    width = max(len(s.prompt_ids) + len(s.response_ids) for s in samples)
+    batch_size = len(samples)
+    input_ids = torch.full((batch_size, width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((batch_size, width), dtype=torch.long)
+    action_mask = torch.zeros((batch_size, width - 1), dtype=torch.bool)
+    rollout_logprobs = torch.zeros((batch_size, width - 1), dtype=torch.float32)
+    for row, s in enumerate(samples):
+        sequence = s.prompt_ids + s.response_ids
+        input_ids[row, : len(sequence)] = torch.tensor(sequence, dtype=torch.long)
+        attention_mask[row, : len(sequence)] = 1
+        start, end = len(s.prompt_ids) - 1, len(sequence) - 1
+        action_mask[row, start:end] = True
+        rollout_logprobs[row, start:end] = torch.tensor(s.rollout_logprobs, dtype=torch.float32)
+    return {
+        "input_ids": input_ids, "attention_mask": attention_mask, "labels": input_ids[:, 1:].clone(),
+        "action_mask": action_mask, "rollout_logprobs": rollout_logprobs,
+        "scores": torch.tensor([s.reward for s in samples], dtype=torch.float32),
+        "group_ids": torch.tensor([s.group for s in samples], dtype=torch.long),
+        "reflect_status": torch.tensor([s.reflect_status for s in samples], dtype=torch.long),
+    }
+
+
+def add_advantages(batch: dict[str, torch.Tensor], algo: AlgoConfig) -> dict[str, float]:
+    """Add ``token_rewards``, ``advantages`` and ``returns`` ``(B, L-1)`` to ``batch``; return diagnostics.
+
+    Needs ``logprobs_old`` (and ``logprobs_ref`` when ``algo.kl_coef > 0``, ``values_old`` for GAE).
+    """
+    mask = batch["action_mask"]
+    token_rewards = place_on_last_token(batch["scores"], mask)
+    metrics: dict[str, float] = {}
+    if "logprobs_ref" in batch:
+        kl = kl_estimate(algo.kl_estimator, batch["logprobs_old"], batch["logprobs_ref"])
+        metrics["rollout/kl_to_ref"] = masked_mean(kl, mask).item()
+        if algo.kl_mode == "reward" and algo.kl_coef > 0:
+            token_rewards = apply_kl_penalty(token_rewards, kl, algo.kl_coef, mask)
+    advantages, returns = compute_advantages(
+        algo.advantage, token_rewards, mask, values=batch.get("values_old"), group_ids=batch["group_ids"],
+        gamma=algo.gamma, gae_lambda=algo.gae_lambda, whiten=algo.whiten_advantages)
+    batch.update(token_rewards=token_rewards, advantages=advantages, returns=returns)
+    metrics["rollout/zero_advantage_group_share"] = zero_advantage_group_share(advantages, mask, batch["group_ids"])
+    metrics["rollout/logprob_mismatch"] = masked_mean(
+        (batch["logprobs_old"] - batch["rollout_logprobs"]).abs(), mask).item()
+    if "values_old" in batch:
+        metrics["critic/explained_variance"] = explained_variance(batch["values_old"], returns, mask).item()
+        metrics["critic/value_mean"] = masked_mean(batch["values_old"], mask).item()
+    return metrics
+
+
+def select(batch: dict[str, torch.Tensor], index: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The rows ``index`` of every tensor in ``batch``."""
+    return {key: value[index] for key, value in batch.items()}

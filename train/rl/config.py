@@ -1,0 +1,149 @@
+"""`RLConfig`: every setting of a PPO run, validated up front."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from satori.config import require
+from satori.prompts import check_template
+from satori.tracking import TrackingConfig
+
+ESTIMATORS = ("gae", "grpo", "grpo_no_std", "rloo", "reinforce_pp", "reinforce_pp_baseline")
+
+
+@dataclass
+class ModelConfig:
+    policy: str = "runs/quickstart/sft/final"  # the SFT checkpoint (HF folder) the run starts from
+    critic: str | None = None                   # defaults to the policy's backbone with a fresh value head
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    gradient_checkpointing: bool = False
+
+
+@dataclass
+class DataConfig:
+    train: str = "procedural:arith,fractions,linear"  # procedural families, a local file or a hub name
+    eval: str = "procedural:arith,fractions,linear"
+    train_size: int = 4000
+    eval_size: int = 200
+    difficulty: int = 1
+    template: str = "satori"
+    max_prompt_len: int = 256
+
+
+@dataclass
+class RolloutConfig:
+    engine: Literal["hf", "vllm"] = "hf"
+    num_workers: int = 1
+    prompts_per_step: int = 32
+    samples_per_prompt: int = 4
+    max_new_tokens: int = 160
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_batch_size: int = 128
+    gpu_memory_utilization: float = 0.1   # vLLM only (on CPU: share of memory for the KV cache)
+
+
+@dataclass
+class RAEConfig:
+    enabled: bool = True
+    restart_ratio: float = 0.25     # share of prompts per step that are restart states
+    min_backtrack: int = 1          # cut 1..max_backtrack steps before the end
+    max_backtrack: int = 3
+    offline_samples: int = 2        # samples per train problem from the starting checkpoint (paper's source)
+    offline_problems: int = 256     # how many train problems to sample them on
+    online: bool = True             # also restart from the policy's recent rollouts
+    buffer_size: int = 2048
+    balance: bool = True            # draw restarts from correct and incorrect prefixes equally
+
+
+@dataclass
+class RewardConfig:
+    bonus_scale: float = 0.5
+    overlong_buffer: int | None = None
+    overlong_penalty: float = 1.0
+    orm: str | None = None          # an outcome reward model (sequence classification) folder
+    verify_timeout: float = 5.0
+    workers: int = 1                # reward actors
+    processes_per_worker: int = 1   # verifier processes inside each reward actor
+
+
+@dataclass
+class AlgoConfig:
+    advantage: str = "gae"
+    gamma: float = 1.0
+    gae_lambda: float = 0.95
+    whiten_advantages: bool = True
+    clip_eps_low: float = 0.2
+    clip_eps_high: float = 0.2
+    dual_clip: float | None = None
+    value_clip: float = 0.2
+    kl_coef: float = 0.0
+    kl_estimator: Literal["k1", "k2", "k3"] = "k3"
+    kl_mode: Literal["reward", "loss"] = "reward"
+    entropy_coef: float = 0.0
+    loss_agg: Literal["token_mean", "seq_mean_token_mean", "seq_mean_token_sum"] = "token_mean"
+    actor_lr: float = 2e-7
+    critic_lr: float = 5e-6
+    weight_decay: float = 0.0
+    warmup_steps: int = 0
+    max_grad_norm: float = 1.0
+    ppo_epochs: int = 1
+    mini_batches: int = 1
+    micro_batch_size: int = 16
+
+
+@dataclass
+class RayConfig:
+    address: str | None = None      # None starts a local instance; "auto" or host:port joins a cluster
+    num_cpus: int | None = None
+    learners: int = 1
+
+
+@dataclass
+class RLConfig:
+    run_dir: str = "runs/rl"
+    seed: int = 0
+    total_steps: int = 40
+    eval_every: int = 10
+    checkpoint_every: int = 10
+    keep_checkpoints: int = 2
+    resume: bool = True
+    threads: int = 2                # torch threads per process
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    rae: RAEConfig = field(default_factory=RAEConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    algo: AlgoConfig = field(default_factory=AlgoConfig)
+    ray: RayConfig = field(default_factory=RayConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+
+    def validate(self) -> None:
+        algo, rollout, rae = self.algo, self.rollout, self.rae
+        require(algo.advantage in ESTIMATORS, "algo.advantage",
+                f"{algo.advantage!r} is not one of {', '.join(ESTIMATORS)}")
+        group_based = algo.advantage in ("grpo", "grpo_no_std", "rloo", "reinforce_pp_baseline")
+        require(not group_based or rollout.samples_per_prompt > 1, "rollout.samples_per_prompt",
+                f"advantage {algo.advantage!r} compares samples of the same prompt; set samples_per_prompt >= 2")
+        require(rollout.temperature > 0, "rollout.temperature", "PPO samples; set a temperature > 0")
+        require(0.0 <= rae.restart_ratio < 1.0, "rae.restart_ratio", "must be in [0, 1)")
+        require(1 <= rae.min_backtrack <= rae.max_backtrack, "rae.min_backtrack",
+                "need 1 <= rae.min_backtrack <= rae.max_backtrack")
+        require(not rae.enabled or rae.offline_samples > 0 or rae.online, "rae.online",
+                "RAE needs restart states: set rae.offline_samples > 0 or rae.online=true")
+        batch = rollout.prompts_per_step * rollout.samples_per_prompt
+        require(batch % algo.mini_batches == 0, "algo.mini_batches",
+                f"must divide prompts_per_step * samples_per_prompt = {batch}")
+        require(self.total_steps >= 1, "total_steps", "must be >= 1")
+        require(self.ray.learners >= 1, "ray.learners", "must be >= 1")
+        require(rollout.num_workers >= 1, "rollout.num_workers", "must be >= 1")
+        require(algo.actor_lr > 0 and algo.critic_lr > 0, "algo.actor_lr", "learning rates must be positive")
+        try:
+            check_template(self.data.template)
+        except ValueError as exc:
+            require(False, "data.template", str(exc))
+
+    @property
+    def uses_critic(self) -> bool:
+        return self.algo.advantage == "gae"

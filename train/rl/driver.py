@@ -1,0 +1,357 @@
+"""The PPO driver: generate -> reward -> advantages -> update -> sync, one step at a time.
+
+    satori rl configs/rl_tiny.yaml [key=value ...]
+
+Departures from the Satori paper, on purpose:
+- Restart states also come from the policy's own recent rollouts (``rae.online``), not only
+  from samples of the starting checkpoint.
+- Any advantage estimator can be chosen (``algo.advantage``); the paper uses GAE with a critic.
+- A restart prompt that is too long loses whole trailing steps (or is dropped and counted),
+  never its problem statement or its final ``<|reflect|>``.
+- The answer of a restart rollout is taken from its own response, not from the prefix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import shutil
+import socket
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import ray
+import torch
+
+from satori.config import format_config, save_config, to_dict
+from satori.problems import Problem
+from satori.prompts import encode_prompt
+from satori.rewards import shape_reward
+from satori.tracking import MetricsTracker
+from train.rl.batch import Sample, add_advantages, collate
+from train.rl.config import RLConfig
+from train.rl.problem_sets import load_problem_set
+from train.rl.rae import RestartBuffer, RolloutPrompt, shorten_to_fit
+from train.rl.workers import RewardWorker, RolloutWorker, learner_actor
+from train.checkpoint import _write_atomically as write_dir_atomically
+from train.checkpoint import TRAINING_STATE_FILE, latest_checkpoint, list_checkpoints
+
+
+
+class Timer:
+    """Wall time per phase: ``with timer("generate"): ...`` then ``timer.metrics()``."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, phase: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + time.perf_counter() - start
+
+    def metrics(self) -> dict[str, float]:
+        return {f"perf/{phase}_s": s for phase, s in self.seconds.items()}
+
+
+class ProblemStream:
+    """An endless, reproducible stream over the training problems (a new shuffle each epoch)."""
+
+    def __init__(self, problems: list[Problem], seed: int, position: int = 0):
+        self.problems, self.seed, self.position = problems, seed, position
+
+    def take(self, k: int) -> list[Problem]:
+        out = []
+        for _ in range(k):
+            epoch, index = divmod(self.position, len(self.problems))
+            order = list(range(len(self.problems)))
+            random.Random(self.seed * 7919 + epoch).shuffle(order)
+            out.append(self.problems[order[index]])
+            self.position += 1
+        return out
+
+
+class PPOTrainer:
+    """Owns the Ray actors and the run folder; ``train()`` runs to ``config.total_steps``."""
+
+    def __init__(self, config: RLConfig):
+        from transformers import AutoTokenizer
+
+        self.config = config
+        self.run_dir = Path(config.run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        checkpoint = latest_checkpoint(self.run_dir) if config.resume else None
+        state = torch.load(checkpoint / TRAINING_STATE_FILE, weights_only=False) if checkpoint else None
+        self.step = state["step"] if state else 0
+        policy_path = str(checkpoint / "actor") if checkpoint else config.model.policy
+        critic_path = str(checkpoint / "critic") if checkpoint and config.uses_critic else None
+        print(format_config(config))
+        save_config(config, self.run_dir / "config.yaml")
+        self.tokenizer = AutoTokenizer.from_pretrained(policy_path)
+        data = config.data
+        self.train_problems = load_problem_set(data.train, data.train_size, "train", config.seed, data.difficulty)
+        self.eval_problems = load_problem_set(data.eval, data.eval_size, "test", config.seed + 1, data.difficulty)
+        self.stream = ProblemStream(self.train_problems, config.seed, state["position"] if state else 0)
+        rae = config.rae
+        self.buffer = RestartBuffer(rae.buffer_size, rae.min_backtrack, rae.max_backtrack, config.seed)
+        if state:
+            self.buffer.load_state_dict(state["buffer"])
+            random.setstate(state["python_rng"])
+        else:
+            random.seed(config.seed)
+        self.tracker = MetricsTracker(self.run_dir, resume_step=self.step if checkpoint else None,
+                                      config=config.tracking, run_config=to_dict(config))
+        self._start_actors(policy_path, critic_path, checkpoint)
+        self.counters = {"dropped_too_long": state["dropped_too_long"] if state else 0}
+
+    # ----------------------------------------------------------------------------- actors
+    def _start_actors(self, policy_path: str, critic_path: str | None, checkpoint: Path | None) -> None:
+        config = self.config
+        if not ray.is_initialized():
+            ray.init(address=config.ray.address, num_cpus=config.ray.num_cpus, include_dashboard=False,
+                     log_to_driver=True, configure_logging=False)
+        world = config.ray.learners
+        init_method = f"tcp://127.0.0.1:{_free_port()}" if world > 1 else None
+        gpus = 1.0 if torch.cuda.is_available() else 0.0
+        Learner = learner_actor(num_gpus=gpus)
+        self.learners = [Learner.options(num_cpus=0).remote(config, policy_path, critic_path, rank, world, init_method)
+                         for rank in range(world)]
+        if checkpoint is not None:
+            ray.get([learner.load_state.remote(str(checkpoint)) for learner in self.learners])
+        rollout = config.rollout
+        options = ({"max_batch_size": rollout.max_batch_size} if rollout.engine == "hf" else
+                   {"gpu_memory_utilization": rollout.gpu_memory_utilization, "seed": config.seed,
+                    "max_model_len": config.data.max_prompt_len + rollout.max_new_tokens})
+        self.policy_path = policy_path
+        self.rollout_workers = [RolloutWorker.options(num_cpus=0, num_gpus=gpus).remote(
+            rollout.engine, policy_path, config.threads, options) for _ in range(rollout.num_workers)]
+        self.reward_workers = [RewardWorker.options(num_cpus=0).remote(
+            config.reward.processes_per_worker, config.reward.verify_timeout) for _ in range(config.reward.workers)]
+        self.weights_ref = None  # latest synced weights, re-sent to a restarted rollout worker
+
+    # ----------------------------------------------------------------------------- phases
+    def generate(self, prompts: list[list[int]], params: dict[str, Any]) -> list[list[dict[str, Any]]]:
+        """Split ``prompts`` over the rollout workers; a shard whose worker died is re-run after
+        the worker restarts (with the latest weights), so no sample is lost or duplicated.
+        """
+        shards = [list(range(i, len(prompts), len(self.rollout_workers))) for i in range(len(self.rollout_workers))]
+        results: list[list[dict[str, Any]]] = [[] for _ in prompts]
+        pending = {w: self.rollout_workers[w].generate.remote([prompts[i] for i in shard], params)
+                   for w, shard in enumerate(shards) if shard}
+        while pending:
+            for w, ref in list(pending.items()):
+                try:
+                    out = ray.get(ref)
+                except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+                    self.counters["rollout_worker_restarts"] = self.counters.get("rollout_worker_restarts", 0) + 1
+                    worker = self.rollout_workers[w]
+                    if self.weights_ref is not None:
+                        ray.get(worker.update_weights.remote(self.weights_ref))
+                    pending[w] = worker.generate.remote([prompts[i] for i in shards[w]], params)
+                    continue
+                for i, group in zip(shards[w], out):
+                    results[i] = group
+                del pending[w]
+        return results
+
+    def grade(self, pairs: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+        """Verdicts for ``(response, gold)`` pairs, spread over the reward workers."""
+        n = len(self.reward_workers)
+        shards = [pairs[i::n] for i in range(n)]
+        outs = ray.get([w.grade.remote(s) for w, s in zip(self.reward_workers, shards) if s])
+        verdicts: list[dict[str, Any]] = [{} for _ in pairs]
+        for i, out in enumerate(outs):
+            verdicts[i::n] = out
+        return verdicts
+
+    def sync_weights(self) -> None:
+        self.weights_ref = self.learners[0].policy_state_dict.remote()
+        ray.get([w.update_weights.remote(self.weights_ref) for w in self.rollout_workers])
+
+    # ----------------------------------------------------------------------------- one step
+    def make_prompts(self) -> list[RolloutPrompt]:
+        """This step's prompts: plain problems plus (with RAE) restart states, all fitting the length limit."""
+        config = self.config
+        want = config.rollout.prompts_per_step
+        restarts = []
+        if config.rae.enabled:
+            restarts = self.buffer.sample(round(want * config.rae.restart_ratio), config.rae.balance)
+        prompts = []
+        for prompt in restarts + [RolloutPrompt.plain(p) for p in self.stream.take(want - len(restarts))]:
+            fitted = shorten_to_fit(prompt, lambda p: len(self.encode(p)), config.data.max_prompt_len)
+            if fitted is None:
+                self.counters["dropped_too_long"] += 1
+            else:
+                prompts.append(fitted)
+        return prompts
+
+    def encode(self, prompt: RolloutPrompt) -> list[int]:
+        ids = encode_prompt(prompt.question, self.tokenizer, self.config.data.template)
+        return ids + self.tokenizer.encode(prompt.prefix, add_special_tokens=False) if prompt.prefix else ids
+
+    def rollout_step(self, timer: Timer) -> tuple[list[Sample], dict[str, float]]:
+        """Generate and reward this step's samples; feed plain trajectories to the restart buffer."""
+        config = self.config
+        rollout = config.rollout
+        prompts = self.make_prompts()
+        with timer("generate"):
+            params = {"max_new_tokens": rollout.max_new_tokens, "temperature": rollout.temperature,
+                      "top_p": rollout.top_p, "n": rollout.samples_per_prompt,
+                      "seed": config.seed * 100_003 + self.step}
+            groups = self.generate([self.encode(p) for p in prompts], params)
+        flat = [(p, c) for p, group in zip(prompts, groups) for c in group]
+        with timer("reward"):
+            verdicts = self.grade([(c["text"], p.gold) for p, c in flat])
+        samples, stats = [], {}
+        for index, ((prompt, completion), verdict) in enumerate(zip(flat, verdicts)):
+            correct = verdict["status"] == "correct"
+            terms = shape_reward(correct, prompt.reflect_status, bonus_scale=config.reward.bonus_scale,
+                                 length=len(completion["token_ids"]), max_len=rollout.max_new_tokens,
+                                 overlong_buffer=config.reward.overlong_buffer,
+                                 overlong_penalty_factor=config.reward.overlong_penalty)
+            samples.append(Sample(completion["prompt_ids"], completion["token_ids"], completion["logprobs"],
+                                  terms.total, group=index // rollout.samples_per_prompt,
+                                  reflect_status=prompt.reflect_status))
+            _add(stats, terms.as_dict())
+            _add(stats, {f"rollout/status_{verdict['status']}": 1.0, "rollout/accuracy": float(correct),
+                         "rollout/response_length": len(completion["token_ids"]),
+                         "rollout/truncated": float(completion["finish_reason"] == "length")})
+            if prompt.reflect_status == -1:
+                _add(stats, {"rae/repaired": float(correct)}, key_count="rae/from_incorrect")
+            elif prompt.reflect_status == 1:
+                _add(stats, {"rae/kept_correct": float(correct)}, key_count="rae/from_correct")
+            elif config.rae.enabled and config.rae.online:
+                self.buffer.add(prompt, completion["text"], correct)
+        metrics = _means(stats, len(samples))
+        metrics["rae/restart_share"] = sum(p.is_restart for p in prompts) / max(len(prompts), 1)
+        metrics["rae/buffer_size"] = len(self.buffer)
+        metrics["rollout/dropped_too_long"] = self.counters["dropped_too_long"]
+        return samples, metrics
+
+    def train_step(self) -> dict[str, float]:
+        timer = Timer()
+        samples, metrics = self.rollout_step(timer)
+        batch = collate(samples, self.tokenizer.pad_token_id)
+        with timer("score"):
+            parts = ray.get([learner.score.remote(batch) for learner in self.learners])
+            for key in parts[0]:
+                if key != "rows":
+                    merged = torch.empty_like(torch.cat([p[key] for p in parts]))
+                    for part in parts:
+                        merged[part["rows"]] = part[key]
+                    batch[key] = merged
+            metrics.update(add_advantages(batch, self.config.algo))
+        with timer("update"):
+            metrics.update(ray.get([learner.update.remote(batch) for learner in self.learners])[0])
+        with timer("sync"):
+            self.sync_weights()
+        tokens = int(batch["action_mask"].sum())
+        metrics.update(timer.metrics())
+        metrics["perf/generate_tokens_per_s"] = tokens / max(timer.seconds["generate"], 1e-9)
+        metrics["perf/update_tokens_per_s"] = tokens / max(timer.seconds["update"], 1e-9)
+        metrics["perf/step_s"] = sum(timer.seconds.values())
+        return metrics
+
+    # ----------------------------------------------------------------------------- eval / save
+    def evaluate(self) -> dict[str, float]:
+        """Greedy accuracy on the held-out problems, graded like the rewards."""
+        prompts = [RolloutPrompt.plain(p) for p in self.eval_problems]
+        params = {"max_new_tokens": self.config.rollout.max_new_tokens, "temperature": 0.0, "n": 1}
+        completions = [g[0] for g in self.generate([self.encode(p) for p in prompts], params)]
+        verdicts = self.grade([(c["text"], p.gold) for p, c in zip(prompts, completions)])
+        correct = [v["status"] == "correct" for v in verdicts]
+        reflects = ["<|reflect|>" in c["text"] for c in completions]
+        return {"eval/accuracy": sum(correct) / len(correct),
+                "eval/reflect_share": sum(reflects) / len(reflects),
+                "eval/response_length": sum(len(c["token_ids"]) for c in completions) / len(completions)}
+
+    def save(self) -> Path:
+        """Checkpoint the learners and the driver state atomically as ``checkpoint-{step:06d}``."""
+        def write(tmp: Path) -> None:
+            ray.get(self.learners[0].save.remote(str(tmp), self.tokenizer))
+            torch.save({
+                "step": self.step, "position": self.stream.position, "buffer": self.buffer.state_dict(),
+                "python_rng": random.getstate(), "dropped_too_long": self.counters["dropped_too_long"]},
+                       tmp / TRAINING_STATE_FILE)
+        path = write_dir_atomically(self.run_dir / f"checkpoint-{self.step:06d}", write)
+        for old in list_checkpoints(self.run_dir)[: -self.config.keep_checkpoints]:
+            shutil.rmtree(old, ignore_errors=True)
+        return path
+
+    def train(self) -> dict[str, float]:
+        """Run to ``total_steps``; returns the last evaluation's metrics."""
+        config = self.config
+        from tqdm import tqdm
+
+        last_eval: dict[str, float] = {}
+        if self.step == 0:
+            if config.rae.enabled and config.rae.offline_samples > 0:
+                self.seed_restart_buffer()
+            last_eval = self.evaluate()
+            self.tracker.log(0, last_eval)
+        bar = tqdm(total=config.total_steps, initial=self.step, desc="ppo", unit="step")
+        while self.step < config.total_steps:
+            metrics = self.train_step()
+            self.step += 1
+            if self.step % config.eval_every == 0 or self.step == config.total_steps:
+                last_eval = self.evaluate()
+                metrics.update(last_eval)
+            self.tracker.log(self.step, metrics)
+            bar.update(1)
+            bar.set_postfix(reward=f"{metrics['reward/total']:.2f}", acc=f"{metrics['rollout/accuracy']:.2f}")
+            if self.step % config.checkpoint_every == 0 or self.step == config.total_steps:
+                self.save()
+        bar.close()
+        self.export_final()
+        self.tracker.close()
+        return last_eval
+
+    def seed_restart_buffer(self) -> None:
+        """The paper's restart source: samples of the starting checkpoint on training problems."""
+        rae = self.config.rae
+        problems = random.Random(self.config.seed).sample(self.train_problems,
+                                                          min(rae.offline_problems, len(self.train_problems)))
+        prompts = [RolloutPrompt.plain(p) for p in problems]
+        params = {"max_new_tokens": self.config.rollout.max_new_tokens, "temperature": self.config.rollout.temperature,
+                  "n": rae.offline_samples, "seed": self.config.seed}
+        groups = self.generate([self.encode(p) for p in prompts], params)
+        flat = [(p, c) for p, g in zip(prompts, groups) for c in g]
+        verdicts = self.grade([(c["text"], p.gold) for p, c in flat])
+        for (prompt, completion), verdict in zip(flat, verdicts):
+            self.buffer.add(prompt, completion["text"], verdict["status"] == "correct")
+
+    def export_final(self) -> Path:
+        """The final policy as a plain Hugging Face folder ``RUN/final`` (loads in transformers and vLLM)."""
+        final = self.run_dir / "final"
+        write_dir_atomically(final, lambda tmp: ray.get(self.learners[0].export_policy.remote(str(tmp), self.tokenizer)))
+        return final
+
+
+def _add(stats: dict[str, list[float]], values: dict[str, float], key_count: str | None = None) -> None:
+    for key, value in values.items():
+        stats.setdefault(key, []).append(value)
+    if key_count:
+        stats.setdefault(key_count, []).append(1.0)
+
+
+def _means(stats: dict[str, list[float]], total: int) -> dict[str, float]:
+    """Per-key means; ``rollout/status_*`` and the RAE counts become shares of all samples."""
+    out = {}
+    for key, values in stats.items():
+        shared = key.startswith("rollout/status_") or key in ("rae/from_incorrect", "rae/from_correct")
+        out[key] = sum(values) / (total if shared else len(values))
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(config: RLConfig) -> dict[str, float]:
+    """Train with PPO and return the final evaluation metrics."""
+    trainer = PPOTrainer(config)
+    return trainer.train()
+

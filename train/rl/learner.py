@@ -1,0 +1,214 @@
+"""The PPO learner: holds actor, critic and reference, scores batches and takes PPO steps.
+
+Plain Python (the Ray layer wraps it as an actor). With ``world_size > 1`` several learners
+form a torch.distributed group (gloo on CPU, NCCL on GPU): each takes rows
+``rank::world_size`` of every mini-batch, losses are divided by the mini-batch's *global*
+token count, and gradients are summed across ranks, so N learners take exactly the step one
+learner would take on the whole mini-batch.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from train.algorithms.kl import kl_estimate
+from train.algorithms.logprobs import entropy_from_logits, masked_mean, token_logprobs
+from train.algorithms.losses import aggregate, policy_loss, value_loss
+from train.rl.batch import select
+from train.rl.config import RLConfig
+from train.rl.models import ValueModel, load_policy
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+class Learner:
+    """Actor (+ critic for GAE, + frozen reference when a KL term is on) and their optimizers."""
+
+    def __init__(self, config: RLConfig, policy_path: str | None = None, critic_path: str | None = None,
+                 rank: int = 0, world_size: int = 1, init_method: str | None = None):
+        self.config = config
+        self.rank, self.world_size = rank, world_size
+        torch.set_num_threads(config.threads)
+        torch.manual_seed(config.seed + rank)
+        if world_size > 1:
+            backend = "nccl" if torch.cuda.is_available() else "gloo"
+            dist.init_process_group(backend, init_method=init_method, rank=rank, world_size=world_size)
+        self.device = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
+        dtype = DTYPES[config.model.dtype]
+        policy_path = policy_path or config.model.policy
+        self.actor = load_policy(policy_path, dtype).to(self.device)
+        if config.model.gradient_checkpointing:
+            self.actor.gradient_checkpointing_enable()
+        self.reference = load_policy(config.model.policy, dtype).to(self.device).eval() if config.algo.kl_coef > 0 else None
+        self.critic = None
+        if config.uses_critic:
+            self.critic = ValueModel.from_pretrained(critic_path or config.model.critic or policy_path, dtype).to(self.device)
+        algo = config.algo
+        self.actor_optim = torch.optim.AdamW(self.actor.parameters(), lr=algo.actor_lr, weight_decay=algo.weight_decay)
+        self.critic_optim = (torch.optim.AdamW(self.critic.parameters(), lr=algo.critic_lr, weight_decay=algo.weight_decay)
+                             if self.critic is not None else None)
+        warmup = max(algo.warmup_steps, 0)
+        schedule = lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0  # noqa: E731
+        self.schedulers = [torch.optim.lr_scheduler.LambdaLR(o, schedule)
+                           for o in (self.actor_optim, self.critic_optim) if o is not None]
+        self.updates = 0
+
+    # ----------------------------------------------------------------------------- scoring
+    @torch.no_grad()
+    def score(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """This rank's rows of ``logprobs_old``, ``values_old``, ``logprobs_ref`` ``(b, L-1)``."""
+        rows = self._shard_rows(torch.arange(batch["input_ids"].shape[0]))
+        out: dict[str, list[torch.Tensor]] = {"rows": [rows]}
+        temperature = self.config.rollout.temperature
+        for micro in self._micro_batches(select(batch, rows)):
+            ids, attn = micro["input_ids"].to(self.device), micro["attention_mask"].to(self.device)
+            labels = micro["labels"].to(self.device)
+            logits = self.actor(input_ids=ids, attention_mask=attn).logits[:, :-1]
+            out.setdefault("logprobs_old", []).append(token_logprobs(logits, labels, temperature).cpu())
+            if self.reference is not None:
+                ref_logits = self.reference(input_ids=ids, attention_mask=attn).logits[:, :-1]
+                out.setdefault("logprobs_ref", []).append(token_logprobs(ref_logits, labels, temperature).cpu())
+            if self.critic is not None:
+                out.setdefault("values_old", []).append(self.critic(ids, attn)[:, :-1].cpu())
+        return {key: torch.cat(parts) for key, parts in out.items()}
+
+    # ----------------------------------------------------------------------------- update
+    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """PPO epochs over ``batch`` (the whole batch; this rank takes its share of each mini-batch)."""
+        algo = self.config.algo
+        size = batch["input_ids"].shape[0]
+        generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.updates)
+        sums: dict[str, float] = {}
+        count = 0
+        for _ in range(algo.ppo_epochs):
+            order = torch.randperm(size, generator=generator)
+            for mini in order.chunk(algo.mini_batches):
+                for key, value in self._mini_batch_step(select(batch, mini)).items():
+                    sums[key] = sums.get(key, 0.0) + value
+                count += 1
+        for scheduler in self.schedulers:
+            scheduler.step()
+        self.updates += 1
+        metrics = {key: value / count for key, value in sums.items()}
+        metrics["loss/actor_lr"] = self.actor_optim.param_groups[0]["lr"]
+        return metrics
+
+    def _mini_batch_step(self, mini: dict[str, torch.Tensor]) -> dict[str, float]:
+        algo, temperature = self.config.algo, self.config.rollout.temperature
+        mask_all = mini["action_mask"]
+        counts = {"global_token_count": int(mask_all.sum()),
+                  "global_sequence_count": int((mask_all.sum(-1) > 0).sum())}
+        reduce_kwargs = ({"global_token_count": max(counts["global_token_count"], 1)} if algo.loss_agg == "token_mean"
+                         else {"global_sequence_count": max(counts["global_sequence_count"], 1)})
+        self.actor_optim.zero_grad(set_to_none=True)
+        if self.critic_optim is not None:
+            self.critic_optim.zero_grad(set_to_none=True)
+        stats: dict[str, float] = {}
+        mine = select(mini, self._shard_rows(torch.arange(mask_all.shape[0])))
+        for micro in self._micro_batches(mine):
+            ids, attn = micro["input_ids"].to(self.device), micro["attention_mask"].to(self.device)
+            mask = micro["action_mask"].to(self.device)
+            weight = mask.sum().item() / max(counts["global_token_count"], 1)
+            logits = self.actor(input_ids=ids, attention_mask=attn).logits[:, :-1]
+            logprobs = token_logprobs(logits, micro["labels"].to(self.device), temperature)
+            out = policy_loss(logprobs, micro["logprobs_old"].to(self.device), micro["advantages"].to(self.device),
+                              mask, algo.clip_eps_low, algo.clip_eps_high, algo.dual_clip)
+            loss = aggregate(out.loss, mask, algo.loss_agg, **reduce_kwargs)
+            entropy = entropy_from_logits(logits, temperature) if algo.entropy_coef > 0 else None
+            if entropy is not None:
+                loss = loss - algo.entropy_coef * aggregate(entropy, mask, algo.loss_agg, **reduce_kwargs)
+            if algo.kl_mode == "loss" and algo.kl_coef > 0:
+                kl = kl_estimate(algo.kl_estimator, logprobs, micro["logprobs_ref"].to(self.device))
+                loss = loss + algo.kl_coef * aggregate(kl, mask, algo.loss_agg, **reduce_kwargs)
+            loss.backward()
+            with torch.no_grad():
+                if entropy is None:
+                    entropy = entropy_from_logits(logits.detach(), temperature)
+                self._accumulate(stats, weight, {"loss/policy": loss.item() / max(weight, 1e-12),
+                                                 "loss/entropy": masked_mean(entropy, mask).item(),
+                                                 **{f"loss/{k}": v for k, v in out.stats(mask).items()}})
+            if self.critic is not None:
+                values = self.critic(ids, attn)[:, :-1]
+                vout = value_loss(values, micro["values_old"].to(self.device), micro["returns"].to(self.device),
+                                  mask, algo.value_clip)
+                vloss = aggregate(vout.loss, mask, algo.loss_agg, **reduce_kwargs)
+                vloss.backward()
+                self._accumulate(stats, weight, {"loss/value": vloss.item() / max(weight, 1e-12),
+                                                 **{f"loss/{k}": v for k, v in vout.stats(mask).items()}})
+        if self.world_size > 1:  # each rank holds its share of the token-weighted sums
+            keys = sorted(stats)
+            total = torch.tensor([stats[k] for k in keys], dtype=torch.float64)
+            dist.all_reduce(total, op=dist.ReduceOp.SUM)
+            stats = dict(zip(keys, total.tolist()))
+        stats["loss/actor_grad_norm"] = self._step(self.actor, self.actor_optim)
+        if self.critic is not None:
+            stats["loss/critic_grad_norm"] = self._step(self.critic, self.critic_optim)
+        return stats
+
+    def _step(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> float:
+        params = [p for p in model.parameters() if p.requires_grad]
+        if self.world_size > 1:
+            for p in params:
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+                dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+        norm = torch.nn.utils.clip_grad_norm_(params, self.config.algo.max_grad_norm)
+        optimizer.step()
+        return float(norm)
+
+    def _accumulate(self, stats: dict[str, float], weight: float, values: dict[str, float]) -> None:
+        """Token-weighted sums, so per-micro-batch diagnostics add up to mini-batch means."""
+        for key, value in values.items():
+            if not math.isnan(value):
+                stats[key] = stats.get(key, 0.0) + weight * value
+
+    def _shard_rows(self, rows: torch.Tensor) -> torch.Tensor:
+        return rows[self.rank:: self.world_size]
+
+    def _micro_batches(self, batch: dict[str, torch.Tensor]):
+        size = batch["input_ids"].shape[0]
+        step = self.config.algo.micro_batch_size
+        for start in range(0, size, step):
+            micro = {k: v[start: start + step] for k, v in batch.items()}
+            width = int(micro["attention_mask"].sum(-1).max())  # drop all-padding columns
+            yield {k: (v[:, :width] if k in ("input_ids", "attention_mask") else
+                       v[:, : width - 1] if v.dim() == 2 else v) for k, v in micro.items()}
+
+    # ----------------------------------------------------------------------------- state
+    def policy_state_dict(self) -> dict[str, torch.Tensor]:
+        """The actor's weights on CPU (Hugging Face names), for syncing rollout engines."""
+        return {k: v.detach().to("cpu", copy=True) for k, v in self.actor.state_dict().items()}
+
+    def save(self, directory: str | Path, tokenizer: Any = None) -> None:
+        """Write ``actor/`` and ``critic/`` HF folders and ``learner_state.pt`` (optimizers, schedulers, RNG)."""
+        directory = Path(directory)
+        self.export_policy(directory / "actor", tokenizer)
+        if self.critic is not None:
+            self.critic.save_pretrained(directory / "critic")
+        torch.save({"actor_optim": self.actor_optim.state_dict(),
+                    "critic_optim": self.critic_optim.state_dict() if self.critic_optim else None,
+                    "schedulers": [s.state_dict() for s in self.schedulers],
+                    "updates": self.updates, "torch_rng": torch.get_rng_state()},
+                   directory / "learner_state.pt")
+
+    def export_policy(self, directory: str | Path, tokenizer: Any = None) -> None:
+        """The actor as a Hugging Face folder (with the tokenizer when given)."""
+        self.actor.save_pretrained(directory)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(directory)
+
+    def load_state(self, directory: str | Path) -> None:
+        """Restore optimizers, schedulers and RNG saved by :meth:`save` (weights come from the folders)."""
+        state = torch.load(Path(directory) / "learner_state.pt", map_location="cpu", weights_only=False)
+        self.actor_optim.load_state_dict(state["actor_optim"])
+        if self.critic_optim is not None and state["critic_optim"] is not None:
+            self.critic_optim.load_state_dict(state["critic_optim"])
+        for scheduler, saved in zip(self.schedulers, state["schedulers"]):
+            scheduler.load_state_dict(saved)
+        self.updates = state["updates"]
+        torch.set_rng_state(state["torch_rng"])

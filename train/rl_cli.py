@@ -1,0 +1,28 @@
+"""`satori rl CONFIG.yaml [key=value ...]`: PPO with restart-and-explore from an SFT checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from satori.config import ConfigError, load_config
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="YAML config (an RL config, or a pipeline config with an `rl:` section)")
+    parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. algo.actor_lr=1e-6 total_steps=20")
+
+
+def run(args: argparse.Namespace) -> int:
+    from train.rl.config import RLConfig
+
+    try:
+        config = load_config(RLConfig, args.config, args.overrides, section="rl")
+    except ConfigError as exc:
+        print(f"satori rl: {exc}", file=sys.stderr)
+        return 2
+    from train.rl.driver import run as run_ppo
+
+    metrics = run_ppo(config)
+    print("final evaluation:", ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
+    return 0
