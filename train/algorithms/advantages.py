@@ -76,13 +76,16 @@ def _group_stats(scores: torch.Tensor, group_ids: torch.Tensor):
 
 
 def _outcome_advantages(advantage_per_sequence, rewards, mask, gamma):
+    """A critic-free estimator's outputs: the ``(B,)`` advantage on every response token, and rewards-to-go."""
     return _broadcast(advantage_per_sequence, mask), discounted_returns(rewards, mask, gamma)
 
 
 @torch.no_grad()
 def gae(rewards, mask, *, values=None, group_ids=None, gamma=1.0, gae_lambda=1.0):
     """Generalised advantage estimation: ``A_t = delta_t + gamma * gae_lambda * A_next``,
-    ``delta_t = r_t + gamma * V_next - V_t``; ``returns = A + V``. Needs ``values`` ``(B, T)``.
+    ``delta_t = r_t + gamma * V_next - V_t``; ``returns = A + V``. Needs ``values`` ``(B, T)``:
+    ``values[:, t]`` estimates the return from the state just before response token t
+    (the value head's output at the position whose logits predict token t).
     """
     if values is None:
         raise ValueError("gae needs critic values (B, T)")

@@ -59,10 +59,10 @@ class _TokenLogprobs(torch.autograd.Function):
         grad = torch.empty(logits.shape, dtype=logits.dtype, device=logits.device)
         for index in _token_chunks(logits, ctx.chunk_tokens):
             # d logp_y / d z_j = (1[j = y] - p_j) / temperature
-            probs = torch.exp(logits[index].to(lse.dtype) / ctx.temperature - lse[index].unsqueeze(-1))
+            minus_probs = (logits[index].to(lse.dtype) / ctx.temperature).sub_(lse[index].unsqueeze(-1)).exp_().neg_()
             one_hot_at = labels[index].unsqueeze(-1)
-            probs.neg_().scatter_add_(-1, one_hot_at, torch.ones_like(one_hot_at, dtype=probs.dtype))
-            grad[index] = probs * grad_scaled[index].unsqueeze(-1)
+            minus_probs.scatter_add_(-1, one_hot_at, torch.ones_like(one_hot_at, dtype=minus_probs.dtype))
+            grad[index] = minus_probs.mul_(grad_scaled[index].unsqueeze(-1))
         return grad, None, None, None
 
 
@@ -86,8 +86,9 @@ class _Entropy(torch.autograd.Function):
         for index in _token_chunks(logits, ctx.chunk_tokens):
             # d H / d z_j = -p_j (log p_j + H) / temperature
             logp = torch.log_softmax(logits[index].to(entropy.dtype) / ctx.temperature, dim=-1)
-            d_entropy = -logp.exp() * (logp + entropy[index].unsqueeze(-1))
-            grad[index] = d_entropy * grad_scaled[index].unsqueeze(-1)
+            probs = logp.exp()
+            d_entropy = logp.add_(entropy[index].unsqueeze(-1)).mul_(probs).neg_()
+            grad[index] = d_entropy.mul_(grad_scaled[index].unsqueeze(-1))
         return grad, None, None
 
 
