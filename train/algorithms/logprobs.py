@@ -4,7 +4,8 @@
 tensor for autograd: the forward pass works on chunks of tokens (views of the logits, so a
 non-contiguous slice such as ``logits[:, prompt_len - 1:-1]`` is not copied) and keeps only
 ``(B, T)`` results; the backward pass recomputes the softmax chunk by chunk. Peak extra
-memory is one float32 chunk (about ``CHUNK_ELEMENTS`` floats) plus the gradient itself.
+memory is a few float32 chunks (of about ``CHUNK_ELEMENTS`` floats) plus the gradient itself
+(``bench/logprobs.py`` measures it).
 
 Masks are ``(B, T)`` (bool or 0/1); values at positions where the mask is 0 never affect
 a result, even if they are NaN or infinite.
@@ -29,7 +30,7 @@ def _token_chunks(logits: torch.Tensor, chunk_tokens: int | None):
     batch, length, vocab = logits.shape
     step = chunk_tokens or max(1, CHUNK_ELEMENTS // vocab)
     if step >= length:
-        sequences = step // length
+        sequences = step // max(length, 1)
         for b in range(0, batch, sequences):
             yield (slice(b, b + sequences),)
     else:
