@@ -1,0 +1,105 @@
+"""``satori synth CONFIG.yaml [key=value ...]``: synthesize COAT demonstrations.
+
+Examples::
+
+    satori synth configs/synth_procedural.yaml source.procedural.n=200 output_dir=runs/synth_small
+    OPENAI_API_KEY=... satori synth configs/synth_gsm8k_openai.yaml
+
+Rerunning the same command after an interruption resumes: finished problems are skipped and
+the final ``demos.jsonl`` equals that of an uninterrupted run (with scripted agents).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from data_synthesis.agents import LLMCritic, LLMGenerator, OutcomeRewardModel, Reward, ScriptedCritic, ScriptedGenerator
+from data_synthesis.config import SynthConfig
+from data_synthesis.pipeline import Synthesizer, run_synthesis
+from data_synthesis.sources import load_source
+from satori.config import ConfigError, format_config, load_config, save_config
+from satori.io import DataError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="YAML config (a pipeline YAML's synth: section is used)")
+    parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. source.procedural.n=100")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(SynthConfig, args.config, args.overrides, section="synth")
+    except ConfigError as exc:
+        print(f"satori synth: {exc}", file=sys.stderr)
+        return 2
+    print(format_config(config), flush=True)
+    save_config(config, Path(config.output_dir) / "config.yaml")
+    try:
+        stats = synthesize(config)
+    except (ConfigError, DataError, ValueError) as exc:
+        print(f"satori synth: {exc}", file=sys.stderr)
+        return 2
+    print(format_stats(stats))
+    return 0 if stats["demos"] > 0 else 1
+
+
+def synthesize(config: SynthConfig) -> dict[str, Any]:
+    """Build the roles, load the problems and run; returns the stats."""
+    from satori.grading import VerifierPool
+
+    backends: dict[str, Any] = {}
+    verifier = VerifierPool(workers=config.agents.verifier_workers, timeout=config.agents.verifier_timeout)
+    try:
+        generator, critic = build_roles(config, backends)
+        orm = OutcomeRewardModel(config.agents.orm) if config.agents.orm else None
+        reward = Reward(verifier, orm)
+        bad: list[str] = []
+        problems = load_source(config.source, config.seed, verifier, bad)
+        for message in bad:
+            print(f"skipped bad row: {message}", file=sys.stderr)
+        tokenizer = None
+        if config.tokenizer:
+            from transformers import AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(config.tokenizer)
+        synthesizer = Synthesizer(config, generator, critic, reward, prompt_tokenizer=tokenizer)
+        stats = run_synthesis(config, problems, synthesizer, bad)
+        stats["backend_usage_this_run"] = {name: b.usage.to_dict() for name, b in backends.items()}
+        return stats
+    finally:
+        for backend in backends.values():
+            backend.close()
+        close = getattr(verifier, "close", None)
+        if close is not None:
+            close()
+
+
+def build_roles(config: SynthConfig, backends: dict[str, Any]) -> tuple[Any, Any]:
+    """Generator and critic as configured; backends are built once each and collected in ``backends``."""
+    from data_synthesis.backends import make_backend
+
+    agents = config.agents
+
+    def backend(name: str) -> Any:
+        if name not in backends:
+            backends[name] = make_backend(name, agents.backends[name])
+        return backends[name]
+
+    if agents.generator == "scripted":
+        generator = ScriptedGenerator(agents.mistake_rate, tuple(agents.mistake_kinds))
+    else:
+        generator = LLMGenerator(backend(agents.generator), agents.max_new_tokens, agents.temperature)
+    critic = ScriptedCritic() if agents.critic == "scripted" else LLMCritic(backend(agents.critic))
+    return generator, critic
+
+
+def format_stats(stats: dict[str, Any]) -> str:
+    lines = [f"problems {stats['problems']}  demos {stats['demos']}  "
+             f"failed requests {stats['failed_requests']}  bad input rows {stats['bad_input_rows']}"]
+    lines += [f"  kind {k:<22} {v}" for k, v in stats["kinds"].items()]
+    lines += [f"  rejected {k:<18} {v}" for k, v in sorted(stats["rejections"].items())]
+    lines += [f"  tokens {k:<20} {v}" for k, v in sorted(stats["tokens_per_backend"].items())]
+    return "\n".join(lines)

@@ -1,0 +1,472 @@
+"""Procedural problem families with exact gold answers and reference step-by-step solutions.
+
+Each family samples a structured problem (an expression tree or a linear equation, see
+``expr``), computes its gold answer with sympy from that structure, and knows how to take one
+correct solution step, or a step with a realistic mistake (``MISTAKE_KINDS``). Problems are
+assigned to ``train`` or ``test`` by a hash of their canonical text, so the two splits never
+share a problem whatever the seed::
+
+    from data_synthesis.families import generate_problems
+    problems = generate_problems("linear", n=100, seed=0, split="test", difficulty=2)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+from math import lcm
+from pathlib import Path
+
+import sympy
+
+from data_synthesis.expr import (Equation, Expr, Num, Op, PRECEDENCE, first_reducible, format_number, from_json,
+                                 get, render, render_equation, render_num, replace, root, to_json, value)
+from satori.io import atomic_write_jsonl
+from satori.problems import Problem
+
+SPLITS = ("train", "test")
+TEST_SHARE = 0.2          # share of the canonical-hash space that belongs to the test split
+DIFFICULTIES = (1, 2, 3)
+MISTAKE_KINDS = ("slip", "carry", "sign", "precedence", "denominator")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One solution step from ``before`` to ``after``.
+
+    ``claim`` is the local computation the step states (``local = result``), ``path`` the node
+    of ``before`` it rewrites (expression families), ``text`` what the solution says.
+    """
+
+    before: object
+    after: object
+    claim: Op
+    result: Expr
+    text: str
+    path: tuple[int, ...] = ()
+    mistake: str | None = None
+    claim_str: str | None = None
+
+    def claim_text(self) -> str:
+        """The claim as the solution writes it, e.g. ``42 * 3 = 126`` (``claim_str`` overrides)."""
+        return self.claim_str or f"{render(self.claim)} = {render(self.result)}"
+
+
+def split_of(canonical: str) -> str:
+    """``"test"`` for a fixed share of problems (by hash of their canonical text), else ``"train"``."""
+    bucket = int.from_bytes(hashlib.sha256(canonical.encode()).digest()[:8], "big") / 2 ** 64
+    return "test" if bucket < TEST_SHARE else "train"
+
+
+def wrong_int(op: str, x: int, y: int, kind: str, rng: random.Random) -> int | None:
+    """A realistic wrong result for ``x op y`` (integers), or None when ``kind`` does not apply."""
+    right = {"+": x + y, "-": x - y, "*": x * y}[op]
+    if kind == "slip":
+        delta = rng.choice([-2, -1, 1, 2, 10, -10]) if op != "*" else rng.choice([x, -x, y, -y, 10, -10])
+        return right + delta if delta else right + 1
+    if kind == "carry" and op == "+" and x > 0 and y > 0:
+        digits, a, b, place = 0, x, y, 1
+        while a or b:
+            digits += ((a % 10 + b % 10) % 10) * place
+            a, b, place = a // 10, b // 10, place * 10
+        return digits if digits != right else None
+    if kind == "sign" and op == "-" and x != y:
+        return y - x
+    return None
+
+
+class ExpressionFamily:
+    """Shared machinery for families whose states are expression trees."""
+
+    name = ""
+    kinds: tuple[str, ...] = ()
+
+    def sample(self, rng: random.Random, difficulty: int) -> Expr:
+        raise NotImplementedError
+
+    def question(self, state: Expr) -> str:
+        return f"Compute {render(state)}."
+
+    def gold(self, state: Expr) -> sympy.Rational:
+        return value(state)
+
+    def is_final(self, state: Expr) -> bool:
+        return isinstance(state, Num) and state == state.reduced()
+
+    def final_value(self, state: Expr) -> sympy.Rational | None:
+        return value(state) if self.is_final(state) else None
+
+    def equivalent(self, before: Expr, after: Expr) -> bool:
+        return value(before) == value(after)
+
+    def step(self, state: Expr) -> Step | None:
+        """The correct next step, or None when ``state`` is the final answer."""
+        if isinstance(state, Num):
+            return None if self.is_final(state) else self._make(state, (), state, state.reduced())
+        path, node = first_reducible(state)
+        return self._make(state, path, node, self.reduce(node))
+
+    def reduce(self, node: Op) -> Expr:
+        """The correct result of one reduction of ``node`` (whose children are numbers)."""
+        raise NotImplementedError
+
+    def mistake(self, state: Expr, kind: str, rng: random.Random) -> Step | None:
+        """A step with a ``kind`` mistake, or None when that mistake does not fit ``state``."""
+        if kind == "precedence":
+            return self._precedence_slip(state)
+        if isinstance(state, Num):
+            return None
+        path, node = first_reducible(state)
+        wrong = self.wrong_reduce(node, kind, rng)
+        if wrong is None or value(wrong) == value(self.reduce(node)):
+            return None
+        return self._make(state, path, node, wrong, mistake=kind)
+
+    def wrong_reduce(self, node: Op, kind: str, rng: random.Random) -> Expr | None:
+        raise NotImplementedError
+
+    def _precedence_slip(self, state: Expr) -> Step | None:
+        """Read ``a + b * c`` left to right: reduce ``a + b`` first."""
+        for path, node in _nodes(state):
+            right = node.right if isinstance(node, Op) else None
+            if (isinstance(node, Op) and PRECEDENCE[node.op] == 1 and isinstance(node.left, Num)
+                    and isinstance(right, Op) and right.op == "*" and isinstance(right.left, Num)):
+                claim = Op(node.op, node.left, right.left)
+                result = self.reduce(claim)
+                if not isinstance(result, Num):
+                    return None
+                rewritten = Op("*", result, right.right)
+                after = replace(state, path, rewritten)
+                if value(after) == value(state):
+                    return None
+                return Step(state, after, claim, result, self._text(claim, result, after, rewritten is after),
+                            path, "precedence")
+        return None
+
+    def _make(self, state: Expr, path: tuple[int, ...], node: Expr, result: Expr,
+              mistake: str | None = None) -> Step:
+        after = replace(state, path, result)
+        claim, claim_str = (node, None) if isinstance(node, Op) else (Op("*", node, Num(1)),
+                                                                      f"{render(node)} = {render(result)}")
+        return Step(state, after, claim, result, self._text(node, result, after, not path), path, mistake, claim_str)
+
+    def _text(self, node: Expr, result: Expr, after: Expr, whole: bool) -> str:
+        text = f"{render(node)}{self._middle(node, result)} = {render(result)}"
+        return text + ("." if whole else f", giving {render(after)}.")
+
+    def _middle(self, node: Expr, result: Expr) -> str:
+        """Text shown between a claim and its result (fractions show the unreduced form)."""
+        return ""
+
+    def check_text(self, steps: list[Step]) -> str:
+        """A short verification of the last step (its inverse operation)."""
+        last = next(s for s in reversed(steps) if isinstance(s.claim, Op) and s.claim.right != Num(1))
+        x, y, r = last.claim.left, last.claim.right, value(last.result)
+        inverse = {"+": "-", "-": "+", "*": "/"}[last.claim.op]
+        y_text = f"({render_num(y, True)})" if inverse == "/" and y.den != 1 else render_num(y)
+        return f"Check: {format_number(r)} {inverse} {y_text} = {render_num(x, True)}. Correct."
+
+
+def _nodes(expr: Expr, path: tuple[int, ...] = ()):
+    yield path, expr
+    if isinstance(expr, Op):
+        yield from _nodes(expr.left, path + (0,))
+        yield from _nodes(expr.right, path + (1,))
+
+
+class ArithmeticFamily(ExpressionFamily):
+    """Multi-step integer arithmetic such as ``(17 + 25) * 3 - 8``; difficulty = operations - 1."""
+
+    name = "arith"
+    kinds = ("slip", "carry", "sign", "precedence")
+
+    def sample(self, rng: random.Random, difficulty: int) -> Expr:
+        top = {1: 20, 2: 50, 3: 99}[difficulty]
+        while True:
+            expr: Expr = Num(rng.randint(2, top))
+            for _ in range(difficulty + 1):
+                op = rng.choice("+-*")
+                leaf = Num(rng.randint(2, 12) if op == "*" else rng.randint(2, top))
+                shape = rng.random()
+                if shape < 0.4:
+                    expr = Op(op, expr, leaf)
+                elif shape < 0.7:
+                    expr = Op(op, leaf, expr)
+                else:
+                    leaves = [p for p, node in _nodes(expr) if isinstance(node, Num)]
+                    path = rng.choice(leaves)
+                    expr = replace(expr, path, Op(op, get(expr, path), leaf))
+            if abs(value(expr)) <= 2000 and all(abs(value(n)) <= 2000 for _, n in _nodes(expr)):
+                return expr
+
+    def reduce(self, node: Op) -> Expr:
+        return Num(value(node).p)
+
+    def wrong_reduce(self, node: Op, kind: str, rng: random.Random) -> Expr | None:
+        wrong = wrong_int(node.op, node.left.num, node.right.num, kind, rng)
+        return None if wrong is None else Num(wrong)
+
+
+class FractionFamily(ExpressionFamily):
+    """Fraction arithmetic such as ``3/4 + 5/6``: common denominator, combine, reduce."""
+
+    name = "fractions"
+    kinds = ("slip", "sign", "denominator")
+
+    def question(self, state: Expr) -> str:
+        return f"Compute {render(state)}. Give the answer as a fraction in lowest terms."
+
+    def sample(self, rng: random.Random, difficulty: int) -> Expr:
+        top = {1: 10, 2: 12, 3: 12}[difficulty]
+        ops = "+-" if difficulty == 1 else "+-*"
+
+        def leaf() -> Num:
+            den = rng.randint(2, top)
+            return Num(rng.randint(1, den - 1), den).reduced()
+
+        while True:
+            expr: Expr = Op(rng.choice(ops), leaf(), leaf())
+            if difficulty == 3:
+                expr = Op(rng.choice("+-"), leaf(), expr) if rng.random() < 0.5 else Op(rng.choice(ops), expr, leaf())
+            if value(expr).q > 1 and all(n.den != 1 for _, n in _nodes(expr) if isinstance(n, Num)):
+                return expr
+
+    def reduce(self, node: Op) -> Expr:
+        a, b = node.left, node.right
+        if node.op == "*":
+            return Num(a.num * b.num, a.den * b.den).reduced()
+        if a.den != b.den:
+            common = lcm(a.den, b.den)
+            return Op(node.op, Num(a.num * common // a.den, common), Num(b.num * common // b.den, common))
+        return Num(a.num + b.num if node.op == "+" else a.num - b.num, a.den).reduced()
+
+    def wrong_reduce(self, node: Op, kind: str, rng: random.Random) -> Expr | None:
+        a, b = node.left, node.right
+        if kind == "denominator":
+            if node.op == "+" and a.den != b.den:
+                return Num(a.num + b.num, a.den + b.den)
+            return None
+        right = self.reduce(node)
+        if isinstance(right, Op):              # a common-denominator step: slip on one numerator
+            if kind != "slip":
+                return None
+            left, other = right.left, right.right
+            return Op(node.op, Num(left.num + rng.choice([-1, 1]), left.den), other)
+        if node.op == "*":
+            return Num(a.num * b.num + rng.choice([-2, -1, 1, 2]), a.den * b.den).reduced() if kind == "slip" else None
+        wrong = wrong_int(node.op, a.num, b.num, kind, rng)
+        return None if wrong is None else Num(wrong, a.den).reduced()
+
+    def _middle(self, node: Expr, result: Expr) -> str:
+        if not (isinstance(node, Op) and isinstance(result, Num)):
+            return ""
+        a, b = node.left, node.right
+        if node.op == "*":
+            raw = Num(a.num * b.num, a.den * b.den)
+        elif a.den == b.den:
+            raw = Num(a.num + b.num if node.op == "+" else a.num - b.num, a.den)
+        else:
+            return ""
+        return f" = {render_num(raw, True)}" if raw != result and value(raw) == value(result) else ""
+
+
+class LinearFamily:
+    """Linear equations in one variable: ``3x + 7 = 22`` (difficulty 1), ``5x - 4 = 2x + 11`` (2, 3)."""
+
+    name = "linear"
+    kinds = ("slip", "sign", "carry")
+
+    def sample(self, rng: random.Random, difficulty: int) -> Equation:
+        top = {1: 9, 2: 9, 3: 15}[difficulty]
+        R = sympy.Rational
+        while True:
+            a = rng.choice([k for k in range(-top, top + 1) if k not in (0, 1)])
+            c = 0 if difficulty == 1 else rng.choice([k for k in range(-top, top + 1) if k not in (0, a)])
+            x = R(rng.randint(-10, 10))
+            if difficulty == 3 and rng.random() < 0.5:
+                x = R(rng.randint(-20, 20), rng.choice([2, 3, 4, 5]))
+            b = R(rng.randint(-30, 30))
+            d = (a - c) * x + b
+            if b != 0 and d.q == 1 and abs(d) <= 200:
+                return Equation(R(a), b, R(c), d)
+
+    def question(self, state: Equation) -> str:
+        return f"Solve for x: {render_equation(state)}."
+
+    def gold(self, state: Equation) -> sympy.Rational:
+        return root(state)
+
+    def is_final(self, state: Equation) -> bool:
+        return state.a == 1 and state.b == 0 and state.c == 0
+
+    def final_value(self, state: Equation) -> sympy.Rational | None:
+        return state.d if self.is_final(state) else None
+
+    def equivalent(self, before: Equation, after: Equation) -> bool:
+        solution = root(before)
+        return solution is not None and root(after) == solution
+
+    def step(self, state: Equation) -> Step | None:
+        return self._step(state, None, None)
+
+    def mistake(self, state: Equation, kind: str, rng: random.Random) -> Step | None:
+        if self.is_final(state):
+            return None
+        step = self._step(state, kind, rng)
+        return step if step is not None and not self.equivalent(state, step.after) else None
+
+    def _step(self, eq: Equation, kind: str | None, rng: random.Random | None) -> Step | None:
+        def compute(op: str, x: sympy.Rational, y: sympy.Rational) -> sympy.Rational | None:
+            right = {"+": x + y, "-": x - y, "*": x * y}[op]
+            if kind is None:
+                return right
+            if kind == "sign" and op in "+-":
+                return x - y if op == "+" else x + y
+            if x.q == 1 and y.q == 1:
+                wrong = wrong_int(op, int(x), int(y), kind, rng) if op != "*" or kind == "slip" else None
+                return None if wrong is None or wrong == right else sympy.Rational(wrong)
+            return right + 1 if kind == "slip" else None
+
+        def num(x: sympy.Rational) -> Num:
+            return Num(int(x.p), int(x.q))
+
+        if eq.c != 0:
+            op, verb = ("-", "Subtract") if eq.c > 0 else ("+", "Add")
+            coef = compute(op, eq.a, abs(eq.c))
+            if coef is None or coef == 0:
+                return None
+            after = Equation(coef, eq.b, sympy.Integer(0), eq.d)
+            term = "x" if abs(eq.c) == 1 else f"{format_number(abs(eq.c))}x"
+            text = f"{verb} {term} {'from' if op == '-' else 'to'} both sides: {render_equation(after)}."
+            return Step(eq, after, Op(op, num(eq.a), num(abs(eq.c))), num(coef), text, mistake=kind)
+        if eq.b != 0:
+            op, verb = ("-", "Subtract") if eq.b > 0 else ("+", "Add")
+            rhs = compute(op, eq.d, abs(eq.b))
+            if rhs is None:
+                return None
+            after = Equation(eq.a, sympy.Integer(0), sympy.Integer(0), rhs)
+            text = f"{verb} {format_number(abs(eq.b))} {'from' if op == '-' else 'to'} both sides: " \
+                   f"{render_equation(after)}."
+            return Step(eq, after, Op(op, num(eq.d), num(abs(eq.b))), num(rhs), text, mistake=kind)
+        if eq.a != 1:
+            if kind == "sign":
+                x = -eq.d / eq.a
+            elif kind == "slip":
+                x = eq.d / eq.a + rng.choice([-2, -1, 1, 2])
+            elif kind is None:
+                x = eq.d / eq.a
+            else:
+                return None
+            after = Equation(sympy.Integer(1), sympy.Integer(0), sympy.Integer(0), x)
+            text = f"Divide both sides by {format_number(eq.a)}: {render_equation(after)}."
+            claim_str = f"{render_num(num(eq.d))} / {render_num(num(eq.a))} = {render_num(num(x), True)}"
+            return Step(eq, after, Op("*", num(eq.d), Num(1, int(eq.a))), num(x), text, mistake=kind,
+                        claim_str=claim_str)
+        return None
+
+    def check_text(self, steps: list[Step]) -> str:
+        eq = steps[0].before
+        x = steps[-1].after.d
+        x_text = format_number(x) if x.q == 1 and x >= 0 else f"({format_number(x)})"
+
+        def side(coef: sympy.Rational, const: sympy.Rational) -> str:
+            if coef == 0:
+                return format_number(const)
+            term = f"{format_number(coef)} * {x_text}"
+            return term if const == 0 else f"{term} {'-' if const < 0 else '+'} {format_number(abs(const))}"
+
+        checks = [f"{side(eq.a, eq.b)} = {format_number(eq.a * x + eq.b)}"]
+        if eq.c != 0:
+            checks.append(f"{side(eq.c, eq.d)} = {format_number(eq.c * x + eq.d)}")
+        return f"Check: {' and '.join(checks)}. Correct."
+
+
+FAMILIES = {family.name: family for family in (ArithmeticFamily(), FractionFamily(), LinearFamily())}
+
+
+def solve_steps(family, state) -> list[Step]:
+    """The correct step sequence from ``state`` to the final answer."""
+    steps = []
+    while (step := family.step(state)) is not None:
+        steps.append(step)
+        state = step.after
+    return steps
+
+
+def reference_solution(family, state) -> str:
+    """Plain-text worked solution ending in ``\\boxed{gold}``."""
+    steps = solve_steps(family, state)
+    answer = format_number(family.gold(state))
+    return " ".join(s.text for s in steps) + f" The answer is \\boxed{{{answer}}}."
+
+
+def make_problem(family_name: str, state, difficulty: int) -> Problem:
+    """A :class:`Problem` for ``state``; its id is a hash of the canonical question (stable across seeds)."""
+    family = FAMILIES[family_name]
+    question = family.question(state)
+    digest = hashlib.sha256(f"{family_name}|{question}".encode()).hexdigest()[:12]
+    return Problem(
+        id=f"{family_name}-d{difficulty}-{digest}", question=question, gold=format_number(family.gold(state)),
+        solution=reference_solution(family, state), source=f"procedural/{family_name}",
+        meta={"family": family_name, "difficulty": difficulty, "spec": to_json(state)},
+    )
+
+
+def problem_state(problem: Problem):
+    """The structured state of a procedural problem (from its ``meta``), or None for other sources."""
+    spec = problem.meta.get("spec") if problem.meta else None
+    family = FAMILIES.get(problem.meta.get("family")) if problem.meta else None
+    return (family, from_json(spec)) if family is not None and spec is not None else (None, None)
+
+
+def generate_problems(family: str, n: int, seed: int = 0, split: str = "train", difficulty: int = 1,
+                      patience: int = 2000) -> list[Problem]:
+    """``n`` distinct problems of ``family`` belonging to ``split``, reproducible from ``seed``.
+
+    Raises ValueError when ``patience`` draws in a row bring no new problem (the family is exhausted).
+    """
+    if family not in FAMILIES:
+        raise ValueError(f"unknown problem family {family!r}; choose one of {sorted(FAMILIES)}")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if difficulty not in DIFFICULTIES:
+        raise ValueError(f"difficulty must be one of {DIFFICULTIES}, got {difficulty!r}")
+    rng = random.Random(f"{seed}|{family}|{difficulty}|{split}")
+    problems: dict[str, Problem] = {}
+    questions: set[str] = set()
+    fruitless = 0
+    while len(problems) < n and fruitless < patience:
+        state = FAMILIES[family].sample(rng, difficulty)
+        question = FAMILIES[family].question(state)
+        if question in questions or split_of(f"{family}|{question}") != split:
+            fruitless += 1
+            continue
+        fruitless = 0
+        questions.add(question)
+        problem = make_problem(family, state, difficulty)
+        problems[problem.id] = problem
+    if len(problems) < n:
+        raise ValueError(f"family {family!r} at difficulty {difficulty} yielded only {len(problems)} distinct "
+                         f"{split} problems of the {n} asked; ask for fewer or raise the difficulty")
+    return list(problems.values())
+
+
+def generate_mix(families: dict[str, float], difficulties: list[int], n: int, seed: int = 0,
+                 split: str = "train") -> list[Problem]:
+    """``n`` problems spread over ``families`` (by weight) and ``difficulties`` (evenly), in a fixed order."""
+    cells = [(f, d, w / len(difficulties)) for f, w in families.items() if w > 0 for d in difficulties]
+    total = sum(w for _, _, w in cells)
+    counts = [int(n * w / total) for _, _, w in cells]
+    for i in range(n - sum(counts)):
+        counts[i % len(counts)] += 1
+    problems = []
+    for (family, difficulty, _), count in zip(cells, counts):
+        problems.extend(generate_problems(family, count, seed, split, difficulty))
+    return problems
+
+
+def export_jsonl(problems: list[Problem], path: str | Path) -> None:
+    """Write problems as JSONL readable by ``satori.problems.load_problems`` (id, question, answer, solution)."""
+    atomic_write_jsonl(path, ({"id": p.id, "question": p.question, "answer": p.gold, "solution": p.solution,
+                               **p.meta} for p in problems))
