@@ -15,9 +15,14 @@ _pools: dict[int, VerifierPool] = {}
 _pools_lock = threading.Lock()
 
 
-def shared_pool(workers: int = 1) -> VerifierPool:
-    """The process-wide pool with ``workers`` workers (started on first use, closed at exit)."""
+def shared_pool(workers: int | None = None) -> VerifierPool:
+    """The process-wide pool with ``workers`` workers (started on first use, closed at exit).
+
+    ``workers=None`` reuses the largest pool already started, or starts one with 1 worker.
+    """
     with _pools_lock:
+        if workers is None:
+            workers = max(_pools, default=1)
         pool = _pools.get(workers)
         if pool is None:
             pool = _pools[workers] = VerifierPool(workers=workers)
@@ -36,9 +41,12 @@ def verify(prediction: Any, gold: Gold, *, timeout: float = DEFAULT_TIMEOUT,
     return verify_batch([(prediction, gold)], timeout=timeout, rel_tol=rel_tol)[0]
 
 
-def verify_batch(pairs: Iterable[tuple[Any, Gold]], *, workers: int = 1, timeout: float = DEFAULT_TIMEOUT,
+def verify_batch(pairs: Iterable[tuple[Any, Gold]], *, workers: int | None = None, timeout: float = DEFAULT_TIMEOUT,
                  rel_tol: float = DEFAULT_REL_TOL) -> list[Verdict]:
-    """:func:`verify` for many ``(prediction, gold)`` pairs over ``workers`` processes; never raises."""
+    """:func:`verify` for many ``(prediction, gold)`` pairs over ``workers`` processes; never raises.
+
+    ``workers=None`` uses the largest shared pool already running (else starts a 1-worker pool).
+    """
     pairs = list(pairs)
     try:
         return shared_pool(workers).verify_batch(pairs, timeout=timeout, rel_tol=rel_tol)

@@ -8,7 +8,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from satori.grading.pool import DEFAULT_REL_TOL, DEFAULT_TIMEOUT, VerifierPool
+from satori.grading.api import verify_batch
+from satori.grading.pool import DEFAULT_REL_TOL, DEFAULT_TIMEOUT
 from satori.grading.verdict import STATUSES
 from satori.io import DataError, atomic_write_jsonl
 
@@ -77,11 +78,11 @@ def _grade(rows: list[tuple[dict[str, Any], str | None]], args: argparse.Namespa
     out = [dict(row) if error is None else {**row, "correct": False, "status": "invalid", "extracted": None,
                                             "error": error} for row, error in rows]
     todo = [i for i, (_, error) in enumerate(rows) if error is None]
-    with VerifierPool(workers=args.workers, timeout=args.timeout, rel_tol=args.rel_tol) as pool, \
-            tqdm(total=len(todo), desc="grading", unit="row", disable=len(todo) < 1000) as bar:
+    with tqdm(total=len(todo), desc="grading", unit="row", disable=len(todo) < 1000) as bar:
         for start in range(0, len(todo), CHUNK_ROWS):
             chunk = todo[start: start + CHUNK_ROWS]
-            verdicts = pool.verify_batch([(out[i]["pred"], out[i]["gold"]) for i in chunk])
+            verdicts = verify_batch([(out[i]["pred"], out[i]["gold"]) for i in chunk], workers=args.workers,
+                                    timeout=args.timeout, rel_tol=args.rel_tol)
             for i, verdict in zip(chunk, verdicts):
                 out[i].update(correct=verdict.correct, status=verdict.status, extracted=verdict.extracted)
             bar.update(len(chunk))

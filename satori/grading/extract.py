@@ -17,13 +17,14 @@ _GSM8K_RE = re.compile(r"^[ \t]*####[ \t]*(.*)$", re.MULTILINE)
 _HOPE_RE = re.compile(r"\s*I hope it is correct\.?\s*$", re.IGNORECASE)
 _SENTENCE_END_RE = re.compile(r"\.(?=\s|$)")
 _MAX_LINE = 2000
+_BRACE_RE = re.compile(r"\\[{}]|[{}]")  # an escaped brace is one token, as in satori.latex.matching_brace
 
 
 def extract_answer(completion: str) -> str | None:
     """The final answer of ``completion`` (box content or the text after a cue), or None."""
     if not completion:
         return None
-    boxes = find_boxes(completion)
+    boxes = find_boxes(_mask_unclosed_braces(completion))
     if boxes:
         return boxes[-1].content.strip()
     candidates: list[tuple[int, str]] = []
@@ -42,6 +43,27 @@ def extract_answer(completion: str) -> str | None:
     if not candidates:
         return None
     return max(candidates)[1]
+
+
+def _mask_unclosed_braces(text: str) -> str:
+    """``text`` with each ``{`` that never closes replaced by ``$``, in one linear pass.
+
+    ``find_boxes`` skips an unclosed ``\\boxed{`` only after scanning to the end of the text,
+    which is quadratic for thousands of them; masked, such a box is skipped at once. Matched
+    braces (and so every balanced box) are unchanged, and ``$`` cannot start a bare box token.
+    """
+    unclosed: list[int] = []
+    for brace in _BRACE_RE.finditer(text):
+        if brace.group(0) == "{":
+            unclosed.append(brace.start())
+        elif brace.group(0) == "}" and unclosed:
+            unclosed.pop()
+    if not unclosed:
+        return text
+    chars = list(text)
+    for position in unclosed:
+        chars[position] = "$"
+    return "".join(chars)
 
 
 def answer_of(text: str) -> str:

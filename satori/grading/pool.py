@@ -32,11 +32,11 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 class _Worker:
     """One worker subprocess; ``index``/``deadline`` describe the job it is running."""
 
-    def __init__(self) -> None:
+    def __init__(self, warm_up: bool) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "satori.grading.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [sys.executable, "-m", "satori.grading.worker", *([] if warm_up else ["--no-warm-up"])], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, env=env, cwd=_PACKAGE_ROOT, close_fds=True)
         self.fd = self.proc.stdout.fileno()
         self.buffer = b""
@@ -73,23 +73,47 @@ class _Worker:
 class VerifierPool:
     """``workers`` verifier processes; ``verify_batch`` grades many pairs in parallel.
 
+    ``warm_up`` parses a set of common answer shapes in each new worker (a few seconds of
+    start-up that make later parses several times faster).
     Use as a context manager or call :meth:`close`. Thread-safe: concurrent calls are
     served one batch at a time.
     """
 
-    def __init__(self, workers: int = 1, timeout: float = DEFAULT_TIMEOUT, rel_tol: float = DEFAULT_REL_TOL):
+    def __init__(self, workers: int = 1, timeout: float = DEFAULT_TIMEOUT, rel_tol: float = DEFAULT_REL_TOL,
+                 warm_up: bool = True):
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         if timeout <= 0:
             raise ValueError(f"timeout must be > 0, got {timeout}")
         self.timeout, self.rel_tol = timeout, rel_tol
         self._lock = threading.Lock()
-        self._workers = [_Worker() for _ in range(workers)]
+        self.warm_up = warm_up
+        self._workers = [_Worker(warm_up) for _ in range(workers)]
         self.restarts = 0
 
     @property
     def size(self) -> int:
         return len(self._workers)
+
+    def wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> None:
+        """Block until every worker has started (e.g. before timing); RuntimeError after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                starting = [w for w in self._workers if not w.ready]
+                if not starting:
+                    return
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise RuntimeError(f"verifier workers did not start within {timeout:g} s")
+                readable, _, _ = select.select([w.fd for w in starting], [], [], remaining)
+                for worker in starting:
+                    if worker.fd in readable:
+                        lines = worker.read_lines()
+                        if lines is None:
+                            raise RuntimeError("a verifier worker exited during start-up "
+                                               f"(try: {sys.executable} -m satori.grading.worker)")
+                        worker.ready = worker.ready or b"ready" in lines
 
     def verify(self, prediction: Any, gold: Gold, *, timeout: float | None = None,
                rel_tol: float | None = None) -> Verdict:
@@ -158,7 +182,7 @@ class VerifierPool:
         if not worker.ready and worker.index is None:
             raise RuntimeError("a verifier worker exited during start-up "
                                f"(try: {sys.executable} -m satori.grading.worker)")
-        self._workers[slot] = _Worker()
+        self._workers[slot] = _Worker(self.warm_up)
         self.restarts += 1
         if worker.index is None:
             return 0

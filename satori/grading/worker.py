@@ -39,12 +39,17 @@ def run_job(job: dict[str, Any]) -> dict[str, str]:
     return {"status": "correct" if same else "incorrect", "reason": "equivalent" if same else "not equivalent"}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    warm = "--no-warm-up" not in (sys.argv[1:] if argv is None else argv)
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard == resource.RLIM_INFINITY or hard > MEMORY_LIMIT_BYTES:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, hard))
     protocol = sys.stdout
     sys.stdout = sys.stderr  # stray prints from libraries must not corrupt the protocol
+    from satori.grading.compare import warm_up
+
+    if warm:
+        warm_up()
     run_job({"gold": ["\\frac{1}{2}x+\\sqrt{2}"], "gold_flags": [[False, False]], "pred": "(x+2\\sqrt{2})/2",
              "pred_flags": [False, False], "rel_tol": 1e-4})
     protocol.write("ready\n")

@@ -1,0 +1,166 @@
+"""Table-driven equivalence cases: (gold, prediction, expected correct), every category true and false.
+
+All pairs go through one batch on the shared 2-worker pool; each case is then asserted on its own.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+CASES: dict[str, list[tuple[object, str, bool]]] = {
+    "integers": [
+        ("18", "18", True), ("18", "18.0", True), ("18", "19", False), ("-5", "-5", True), ("-5", "5", False),
+        ("0", "0.0", True), ("007", "7", True),
+    ],
+    "thousands separators": [
+        ("70000", "70,000", True), ("70,000", "70000", True), ("1234567", "1,234,567", True),
+        ("10000", "10{,}000", True), ("10000", "10\\,000", True), ("70000", "7,000", False),
+        ("1000000", "1,000,001", False),
+    ],
+    "decimals": [
+        ("0.5", "\\frac{1}{2}", True), ("2.50", "2.5", True), ("3.75", "3.7", False), (".25", "0.25", True),
+        ("0.1", "0.10000001", True), ("0.1", "0.11", False),
+    ],
+    "fractions": [
+        ("\\frac{1}{2}", "\\frac12", True), ("\\frac{1}{2}", "\\dfrac{1}{2}", True), ("\\frac{1}{2}", "\\tfrac12", True),
+        ("\\frac{3}{4}", "3/4", True), ("\\frac{6}{8}", "\\frac{3}{4}", True), ("\\frac{3}{4}", "\\frac{4}{3}", False),
+        ("\\frac{1}{3}", "0.33", False), ("\\frac{1}{3}", "0.333333", True), ("\\frac{1}{3}", "1/3", True),
+        ("-\\frac{2}{3}", "\\frac{-2}{3}", True), ("-\\frac{2}{3}", "\\frac{2}{3}", False),
+        ("\\frac{\\sqrt{3}}{2}", "\\frac{1}{2}\\sqrt{3}", True),
+    ],
+    "mixed numbers": [
+        ("\\frac{5}{2}", "2\\frac{1}{2}", True), ("2\\frac{1}{2}", "2.5", True), ("\\frac{5}{2}", "2 1/2", True),
+        ("\\frac{7}{2}", "2\\frac{1}{2}", False), ("3\\frac{1}{4}", "\\frac{13}{4}", True),
+    ],
+    "percent": [
+        ("25\\%", "25", True), ("25\\%", "25%", True), ("25\\%", "0.25", True), ("0.25", "25\\%", True),
+        ("25\\%", "2.5", False), ("40", "40 percent", True), ("25\\%", "30\\%", False),
+    ],
+    "scientific notation": [
+        ("1500", "1.5e3", True), ("1500", "1.5\\times10^{3}", True), ("1500", "1.5 \\cdot 10^3", True),
+        ("0.0015", "1.5 \\times 10^{-3}", True), ("1500", "1.5e4", False), ("3\\times 10^8", "300000000", True),
+    ],
+    "roots": [
+        ("\\sqrt{2}", "\\sqrt2", True), ("\\frac{\\sqrt{2}}{2}", "\\frac{1}{\\sqrt{2}}", True),
+        ("2\\sqrt{2}", "\\sqrt{8}", True), ("\\sqrt[3]{8}", "2", True), ("\\sqrt{2}", "sqrt(2)", True),
+        ("\\sqrt{2}", "1.41421356", True), ("\\sqrt{2}", "\\sqrt{3}", False), ("\\sqrt[3]{2}", "2^{1/3}", True),
+        ("\\sqrt{2}", "1.41", False), ("3\\sqrt{3}", "\\sqrt{27}", True),
+    ],
+    "pi": [
+        ("\\pi", "pi", True), ("2\\pi", "2pi", True), ("\\frac{\\pi}{2}", "\\pi/2", True), ("\\pi", "3.14159265", True),
+        ("\\pi", "3.14", False), ("2\\pi", "\\pi", False), ("\\frac{5\\pi}{4}", "\\frac54\\pi", True),
+    ],
+    "implicit multiplication": [
+        ("2x", "2*x", True), ("2x", "2 \\cdot x", True), ("6xy", "6yx", True), ("2\\pi r", "2 r \\pi", True),
+        ("2x", "x^2", False), ("3ab", "3a+b", False),
+    ],
+    "symbolic expressions": [
+        ("2x+2", "2(x+1)", True), ("(x+1)^2", "x^2+2x+1", True), ("x^2-1", "(x-1)(x+1)", True),
+        ("\\frac{x}{2}", "0.5x", True), ("2x+2", "2x+1", False), ("x^2", "x^3", False),
+        ("\\sin^2 x + \\cos^2 x", "1", True), ("\\ln 8", "3\\ln 2", True), ("\\log_2 8", "3", True),
+        ("e^{\\ln 3}", "3", True), ("\\frac{1}{x}", "x^{-1}", True), ("a-b", "b-a", False),
+        ("\\binom{5}{2}", "10", True), ("5!", "120", True),
+    ],
+    "equations": [
+        ("3", "x=3", True), ("x=3", "3", True), ("y=2x+1", "2x+1=y", True), ("y=2x+1", "2x+1", True),
+        ("y=2x+1", "y=2x+2", False), ("x=3", "x=4", False), ("x^2+y^2=1", "y^2+x^2=1", True),
+        ("2x+4y=6", "x+2y=3", True), ("x=3", "4", False), ("k = 5", "5", True),
+    ],
+    "plus minus": [
+        ("1\\pm\\sqrt{2}", "1+\\sqrt{2}, 1-\\sqrt{2}", True), ("\\pm 3", "3, -3", True), ("\\pm 3", "3", False),
+        ("1\\pm\\sqrt{2}", "1+\\sqrt{2}", False), ("-3, 3", "\\pm 3", True),
+    ],
+    "intervals and unions": [
+        ("(1,2]", "(1, 2]", True), ("[1,2]", "(1,2)", False), ("[1,2)", "[1,2]", False),
+        ("(-\\infty, 2) \\cup (3, \\infty)", "(3,\\infty)\\cup(-\\infty,2)", True),
+        ("(-\\infty, 2) \\cup (3, \\infty)", "(-\\infty, 2] \\cup (3, \\infty)", False),
+        ("(3, \\infty)", "x > 3", True), ("(-\\infty, 3]", "x \\le 3", True), ("[-2, 5)", "[-2, 5]", False),
+        ("\\left[ \\frac{\\pi^2}{8}, \\frac{5 \\pi^2}{4} \\right]", "[\\pi^2/8, 5\\pi^2/4]", True),
+        ("(0, 0.5)", "(0, \\frac{1}{2})", True), ("(-\\infty, \\infty)", "(-inf, inf)", True),
+        ("[1, 2]", "[1, 3]", False),
+    ],
+    "sets vs tuples": [
+        ("\\{1, 2\\}", "\\{2, 1\\}", True), ("\\{1, 2\\}", "1, 2", True), ("1, 2", "2, 1", True),
+        ("(1, 2)", "(2, 1)", False), ("(1, 2)", "(1, 2)", True), ("(1, 2)", "(1.0, 2.0)", True),
+        ("\\{1, 2\\}", "\\{1, 2, 3\\}", False), ("(1,2,3)", "(1,3,2)", False), ("2", "(1,2)", False),
+        ("(1,2)", "2", False), ("\\left( 3, \\frac{\\pi}{2} \\right)", "(3, \\pi/2)", True),
+        ("\\left( 3, \\frac{\\pi}{2} \\right)", "(3, \\pi)", False), ("\\{1,2\\}", "\\{1\\}", False),
+        ("(1, -2, 3)", "\\left(1,-2,3\\right)", True),
+    ],
+    "matrices and vectors": [
+        ("\\begin{pmatrix} 1 \\\\ -2 \\end{pmatrix}", "\\begin{pmatrix}1\\\\-2\\end{pmatrix}", True),
+        ("\\begin{pmatrix} 1 \\\\ -2 \\end{pmatrix}", "(1, -2)", True),
+        ("\\begin{pmatrix} 1 \\\\ -2 \\end{pmatrix}", "\\begin{pmatrix} -2 \\\\ 1 \\end{pmatrix}", False),
+        ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "\\begin{bmatrix} 1 & 2 \\\\ 3 & 4 \\end{bmatrix}", True),
+        ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "\\begin{pmatrix} 1 & 3 \\\\ 2 & 4 \\end{pmatrix}", False),
+        ("\\begin{pmatrix} 1/5 \\\\ -18/5 \\end{pmatrix}", "\\begin{pmatrix} \\frac{1}{5} \\\\ -\\frac{18}{5} \\end{pmatrix}", True),
+    ],
+    "degrees": [
+        ("30^\\circ", "30", True), ("30", "30^{\\circ}", True), ("30^\\circ", "30°", True), ("30^\\circ", "40", False),
+        ("30^\\circ", "\\frac{\\pi}{6}", True), ("45", "45 degrees", True), ("60^\\circ", "\\frac{\\pi}{6}", False),
+    ],
+    "units and text": [
+        ("5", "5\\text{ cm}", True), ("5\\text{ cm}", "5", True), ("12", "12 inches", True),
+        ("5", "5\\text{ cm}^2", True), ("5", "6\\text{ cm}", False), ("18", "18 eggs", True),
+        ("\\text{5 apples}", "5", True), ("5", "\\text{five}", False), ("10", "\\mbox{10}", True), ("2", "\\text{2 hours}", True),
+        ("36", "36 \\text{ square units}", True),
+    ],
+    "currency": [
+        ("18", "\\$18", True), ("18", "$18.00", True), ("\\$1,000", "1000", True), ("18", "18 dollars", True),
+        ("18", "\\$19", False), ("0.75", "\\$0.75", True),
+    ],
+    "multiple choice": [
+        ("B", "(B)", True), ("(B)", "B", True), ("\\text{(B)}", "B", True), ("B", "\\textbf{(B)}", True),
+        ("B", "(B) 12", True), ("B", "C", False), ("\\text{(C)}", "(B)", False), ("(A)", "A. 7", True),
+        ("E", "12", False),
+    ],
+    "plain words": [
+        ("yes", "Yes", True), ("yes", "no", False), ("\\text{odd}", "odd", True), ("odd", "\\text{even}", False),
+        ("\\text{Devon}", "devon", True), ("\\text{no solution}", "No solution", True),
+    ],
+    "infinity": [
+        ("\\infty", "infinity", True), ("\\infty", "\\infty", True), ("-\\infty", "-inf", True), ("\\infty", "-\\infty", False),
+        ("\\infty", "1000000", False),
+    ],
+    "latex noise": [
+        ("\\left(3, 4\\right)", "(3,4)", True), ("12", "1\\!2", True), ("12", "12.", True), ("12", "$12$", True),
+        ("x+1", "\\displaystyle x+1", True), ("\\frac{1}{2}", "\\left.\\frac{1}{2}\\right.", True),
+        ("\\left(3, 4\\right)", "\\left(4, 3\\right)", False),
+    ],
+    "tolerance": [
+        ("3.14159", "3.1416", True), ("100", "100.005", True), ("100", "100.5", False),
+        ("1/3", "0.3333333", True), ("2.718281828", "e", True),
+    ],
+    "gold solutions": [
+        ("So the answer is $\\boxed{\\frac{1}{2}}$.", "0.5", True),
+        ("He makes 9 * 2 = $<<9*2=18>>18 every day.\n#### 18", "18", True),
+        ("He makes 9 * 2 = $<<9*2=18>>18 every day.\n#### 18", "9", False),
+        (27.0, "27", True), (27.0, "28", False),
+    ],
+    "multi-answer golds": [
+        (["2", "3"], "3, 2", True), (["2", "3"], "2", False), (["$\\frac{1}{2}$", "$-1$"], "-1, 1/2", True),
+        (["2", "3"], "2, 3, 4", False), (["5"], "5", True), (["(1,2)", "(2,1)"], "(2,1), (1,2)", True),
+    ],
+}
+
+FLAT = [(category, gold, pred, expected) for category, rows in CASES.items() for gold, pred, expected in rows]
+
+
+def test_table_size_and_balance():
+    assert len(FLAT) >= 150
+    for category, rows in CASES.items():
+        assert any(expected for *_, expected in rows), category
+        assert any(not expected for *_, expected in rows), category
+
+
+@pytest.fixture(scope="module")
+def verdicts(pool):
+    return pool.verify_batch([(pred, gold) for _, gold, pred, _ in FLAT])
+
+
+@pytest.mark.parametrize("index", range(len(FLAT)), ids=[f"{c}:{g!s}|{p}" for c, g, p, _ in FLAT])
+def test_case(verdicts, index):
+    category, gold, pred, expected = FLAT[index]
+    verdict = verdicts[index]
+    assert verdict.status in ("correct", "incorrect"), (category, gold, pred, verdict)
+    assert verdict.correct is expected, (category, gold, pred, verdict)
