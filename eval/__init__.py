@@ -1,0 +1,1 @@
+"""Benchmarking checkpoints on math sets (`satori eval`): benchmarks, metrics, harness, reports."""

@@ -1,0 +1,134 @@
+"""`satori eval` configuration: which checkpoints, which benchmarks, how to sample and grade.
+
+Loaded with ``satori.config.load_config(EvalConfig, path, overrides, section="eval")``, so a
+pipeline YAML's ``eval:`` section works unchanged. Example (``configs/eval_math.yaml``)::
+
+    models: [{name: sft, path: runs/sft/final}]
+    benchmarks: [gsm8k, math500, aime24, amc23, olympiadbench]
+    sampling: {temperature: 0.0, max_new_tokens: 4096}
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+from satori.config import require
+from satori.engines.base import SamplingParams
+from satori.problems import ColumnMap
+from satori.prompts import check_template
+
+from eval.benchmarks import is_known
+
+
+@dataclass
+class ModelSpec:
+    """One checkpoint: a folder, hub name or ``.gguf`` file; ``name`` labels its column."""
+
+    path: str = ""
+    name: str = ""
+    gguf_file: str | None = None
+    template: str | None = None
+
+    def validate(self) -> None:
+        require(bool(self.path), "models[].path", "give the checkpoint folder, hub name or .gguf file")
+        if self.template is not None:
+            _check_template(self.template, "models[].template")
+
+    @property
+    def label(self) -> str:
+        return self.name or self.path.rstrip("/").rsplit("/", 1)[-1]
+
+
+@dataclass
+class CustomBenchmark:
+    """A benchmark not in the registry: a file (JSONL/parquet/...) or hub name plus its columns."""
+
+    path: str = ""
+    split: str = "test"
+    subset: str | None = None
+    columns: ColumnMap = field(default_factory=ColumnMap)
+
+    def validate(self) -> None:
+        require(bool(self.path), "custom.<name>.path", "give the benchmark's file or hub dataset name")
+
+
+@dataclass
+class SamplingConfig:
+    """Decoding settings with the paper's defaults: greedy, one sample, 4096 new tokens."""
+
+    max_new_tokens: int = 4096
+    temperature: float = 0.0
+    top_p: float = 1.0
+    top_k: int = -1
+    n: int = 1
+    seed: int = 0
+
+    def params(self) -> SamplingParams:
+        """The engine's sampling parameters."""
+        return SamplingParams(**asdict(self))
+
+    def validate(self) -> None:
+        try:
+            self.params().validate()
+        except ValueError as exc:
+            require(False, "sampling", str(exc))
+
+
+@dataclass
+class VLLMSettings:
+    """vLLM engine settings (CPU defaults: 1 GiB KV cache, eager mode, float32)."""
+
+    kv_cache_gib: float | None = 1.0
+    gpu_memory_utilization: float | None = None     # used instead of kv_cache_gib when that is null
+    max_model_len: int | None = None                # default: longest prompt + sampling.max_new_tokens
+    dtype: str = "float32"
+    enforce_eager: bool = True
+
+
+@dataclass
+class EvalConfig:
+    models: list[ModelSpec] = field(default_factory=list)
+    benchmarks: list[str] = field(default_factory=lambda: ["gsm8k", "math500"])
+    data_dir: str | None = None                            # folder with the usual local files
+    files: dict[str, str] = field(default_factory=dict)    # benchmark -> local file or hub name
+    custom: dict[str, CustomBenchmark] = field(default_factory=dict)
+    limit: int | None = None                               # first N problems of each benchmark
+    engine: Literal["hf", "vllm"] = "hf"
+    template: str = "satori"                               # satori | chat | auto | "...{question}..."
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    ks: list[int] = field(default_factory=lambda: [1])     # pass@k and maj@k reported for these k <= n
+    batch_size: int = 16                                   # problems per generate call (and per resume chunk)
+    verifier_workers: int = 2
+    verifier_timeout: float = 5.0                          # seconds per answer check
+    device: str = "cpu"
+    vllm: VLLMSettings = field(default_factory=VLLMSettings)
+    out: str = "runs/eval"
+    progress: bool = True
+
+    def validate(self) -> None:
+        require(bool(self.models), "models", "name at least one checkpoint (--model NAME=PATH)")
+        labels = [m.label for m in self.models]
+        require(len(set(labels)) == len(labels), "models",
+                f"two checkpoints share the label {labels}; give each a distinct name")
+        require(bool(self.benchmarks), "benchmarks", "name at least one benchmark (e.g. gsm8k,math500)")
+        for name in self.benchmarks:
+            require(is_known(name) or name in self.custom or name in self.files, "benchmarks",
+                    f"unknown benchmark {name!r}; use a built-in name, procedural:FAMILY, or describe it "
+                    f"under custom.{name}")
+        for name in self.files:
+            require(name in self.benchmarks, f"files.{name}", f"{name!r} is not in benchmarks")
+        require(self.limit is None or self.limit >= 1, "limit", "must be >= 1 (or null for all)")
+        _check_template(self.template, "template")
+        require(all(1 <= k <= self.sampling.n for k in self.ks), "ks",
+                f"every k must be between 1 and sampling.n = {self.sampling.n}")
+        require(self.batch_size >= 1, "batch_size", "must be >= 1")
+        require(self.verifier_workers >= 1, "verifier_workers", "must be >= 1")
+        require(self.verifier_timeout > 0, "verifier_timeout", "must be > 0 seconds")
+
+
+def _check_template(template: str, key: str) -> None:
+    try:
+        check_template(template)
+    except ValueError as exc:
+        require(False, key, str(exc))
