@@ -1,0 +1,176 @@
+"""Configuration of ``satori sft`` (format tuning on COAT demonstrations).
+
+Loaded with ``load_config(SFTConfig, path, overrides, section="sft")``, so a stage YAML or a
+pipeline YAML's ``sft:`` section both work. Every check says which key to change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from satori.config import require
+from satori.tracking import TrackingConfig
+
+
+@dataclass
+class TinyModelConfig:
+    """The embedded default: a BPE tokenizer trained on the demonstrations and a small decoder."""
+
+    vocab_size: int = 1024
+    arch: Literal["qwen2", "llama"] = "qwen2"
+    hidden_size: int = 128
+    num_layers: int = 2
+    num_heads: int = 2
+    intermediate_size: int | None = None
+    max_positions: int = 2048
+    seed: int = 0
+
+    def validate(self) -> None:
+        require(self.vocab_size >= 300, "model.tiny.vocab_size", "must be >= 300 (bytes + merges + specials)")
+        require(self.hidden_size % self.num_heads == 0, "model.tiny.num_heads",
+                f"must divide hidden_size {self.hidden_size}")
+        require(self.hidden_size // self.num_heads >= 32, "model.tiny.num_heads",
+                "head size (hidden_size / num_heads) must be >= 32 so vLLM's CPU build can serve the model")
+
+
+@dataclass
+class ModelConfig:
+    """``source``: ``tiny``, a local HF folder, a hub name, a ``.gguf`` path, or ``smollm2-135m-gguf``."""
+
+    source: str = "tiny"
+    gguf_file: str | None = None
+    trust_remote_code: bool = False
+    gradient_checkpointing: bool = False
+    tiny: TinyModelConfig = field(default_factory=TinyModelConfig)
+
+    def validate(self) -> None:
+        require(bool(self.source.strip()), "model.source", "must name a model: tiny, a folder, a hub name or a .gguf")
+
+
+@dataclass
+class DataConfig:
+    """Demonstrations: a JSONL from ``satori synth`` or any file ``datasets`` reads (json/parquet/csv)."""
+
+    path: str = ""
+    question_field: str = "problem"
+    response_field: str = "coat"
+    gold_field: str = "gold"
+    id_field: str = "id"
+    template: str = "satori"
+    max_length: int = 512
+    overlength: Literal["drop", "truncate_response"] = "drop"
+    packing: bool = False
+    val_size: float = 0.05
+    limit: int | None = None
+
+    def validate(self) -> None:
+        from satori.prompts import check_template
+
+        require(bool(self.path), "data.path", "set the demonstrations file (e.g. data.path=runs/synth/demos.jsonl)")
+        try:
+            check_template(self.template)
+        except ValueError as exc:
+            require(False, "data.template", str(exc))
+        require(self.max_length >= 16, "data.max_length", f"must be >= 16, got {self.max_length}")
+        require(self.val_size >= 0, "data.val_size", "must be >= 0 (a fraction < 1, or a count of problems)")
+        require(self.val_size < 1 or float(self.val_size).is_integer(), "data.val_size",
+                "a value >= 1 is a count of problems and must be a whole number")
+        require(self.limit is None or self.limit > 0, "data.limit", "must be positive or null")
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with warm-up then a cosine or linear decay to ``min_lr_ratio * lr``."""
+
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.95])
+    eps: float = 1e-8
+    schedule: Literal["cosine", "linear", "constant"] = "cosine"
+    warmup_steps: int = 0
+    min_lr_ratio: float = 0.0
+    max_grad_norm: float = 1.0
+
+    def validate(self) -> None:
+        require(self.lr > 0, "optim.lr", f"must be > 0, got {self.lr}")
+        require(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "optim.betas",
+                "must be two numbers in [0, 1), e.g. [0.9, 0.95]")
+        require(self.warmup_steps >= 0, "optim.warmup_steps", "must be >= 0")
+        require(0 <= self.min_lr_ratio <= 1, "optim.min_lr_ratio", "must be in [0, 1]")
+        require(self.max_grad_norm >= 0, "optim.max_grad_norm", "must be >= 0 (0 turns clipping off)")
+
+
+@dataclass
+class TrainConfig:
+    """Batching and budget: an optimizer step sees ``batch_size * grad_accum`` sequences."""
+
+    batch_size: int = 16
+    grad_accum: int = 1
+    epochs: float = 1.0
+    max_steps: int | None = None
+    precision: Literal["float32", "bfloat16"] = "float32"
+    seed: int = 0
+    threads: int | None = None
+
+    def validate(self) -> None:
+        require(self.batch_size >= 1, "train.batch_size", "must be >= 1")
+        require(self.grad_accum >= 1, "train.grad_accum", "must be >= 1")
+        require(self.epochs > 0, "train.epochs", "must be > 0")
+        require(self.max_steps is None or self.max_steps >= 1, "train.max_steps", "must be >= 1 or null")
+        require(self.threads is None or self.threads >= 1, "train.threads", "must be >= 1 or null")
+
+
+@dataclass
+class EvalConfig:
+    """Validation loss and a greedy generation check on held-out problems."""
+
+    every: int = 0
+    batch_size: int = 32
+    num_generations: int = 64
+    max_new_tokens: int = 256
+    generation_batch_size: int = 64
+
+    def validate(self) -> None:
+        require(self.every >= 0, "eval.every", "must be >= 0 (0 = only at the end)")
+        require(self.batch_size >= 1, "eval.batch_size", "must be >= 1")
+        require(self.num_generations >= 0, "eval.num_generations", "must be >= 0 (0 turns generation off)")
+        require(self.max_new_tokens >= 1, "eval.max_new_tokens", "must be >= 1")
+        require(self.generation_batch_size >= 1, "eval.generation_batch_size", "must be >= 1")
+
+
+@dataclass
+class CheckpointConfig:
+    every: int = 100
+    keep_last: int = 2
+
+    def validate(self) -> None:
+        require(self.every >= 1, "checkpoint.every", "must be >= 1")
+        require(self.keep_last >= 1, "checkpoint.keep_last", "must be >= 1")
+
+
+@dataclass
+class SFTConfig:
+    """``run_dir`` receives checkpoints, ``model/`` (the final HF folder), metrics and plots.
+
+    ``resume: true`` continues from the newest checkpoint in ``run_dir`` when there is one;
+    with ``resume: false`` a run folder that already holds checkpoints is refused.
+    """
+
+    run_dir: str = "runs/sft"
+    resume: bool = True
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+
+    def validate(self) -> None:
+        require(bool(self.run_dir), "run_dir", "set a run folder, e.g. run_dir=runs/sft")
+        require(self.model.source == "tiny" or self.model.tiny == TinyModelConfig(), "model.tiny",
+                f"only applies when model.source is 'tiny' (it is {self.model.source!r}); remove model.tiny")
+        if self.model.source == "tiny":
+            require(self.data.max_length <= self.model.tiny.max_positions, "data.max_length",
+                    f"exceeds model.tiny.max_positions ({self.model.tiny.max_positions}); raise that or lower this")
