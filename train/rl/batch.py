@@ -12,7 +12,7 @@ import torch
 
 from train.algorithms.advantages import compute_advantages, place_on_last_token, zero_advantage_group_share
 from train.algorithms.kl import apply_kl_penalty, kl_estimate
-from train.algorithms.logprobs import explained_variance, masked_mean
+from train.algorithms.logprobs import explained_variance, masked_mean, masked_whiten
 from train.rl.config import AlgoConfig
 
 
@@ -69,9 +69,11 @@ def add_advantages(batch: dict[str, torch.Tensor], algo: AlgoConfig) -> dict[str
             token_rewards = apply_kl_penalty(token_rewards, kl, algo.kl_coef, mask)
     advantages, returns = compute_advantages(
         algo.advantage, token_rewards, mask, values=batch.get("values_old"), group_ids=batch["group_ids"],
-        gamma=algo.gamma, gae_lambda=algo.gae_lambda, whiten=algo.whiten_advantages)
-    batch.update(token_rewards=token_rewards, advantages=advantages, returns=returns)
+        gamma=algo.gamma, gae_lambda=algo.gae_lambda)
     metrics["rollout/zero_advantage_group_share"] = zero_advantage_group_share(advantages, mask, batch["group_ids"])
+    if algo.whiten_advantages:
+        advantages = masked_whiten(advantages, mask)
+    batch.update(token_rewards=token_rewards, advantages=advantages, returns=returns)
     metrics["rollout/logprob_mismatch"] = masked_mean(
         (batch["logprobs_old"] - batch["rollout_logprobs"]).abs(), mask).item()
     if "values_old" in batch:

@@ -129,31 +129,47 @@ class PPOTrainer:
         self.reward_workers = [RewardWorker.options(num_cpus=0).remote(
             config.reward.processes_per_worker, config.reward.verify_timeout) for _ in range(config.reward.workers)]
         self.weights_ref = None  # latest synced weights, re-sent to a restarted rollout worker
+        self.weights_version = 0
 
     # ----------------------------------------------------------------------------- phases
     def generate(self, prompts: list[list[int]], params: dict[str, Any]) -> list[list[dict[str, Any]]]:
-        """Split ``prompts`` over the rollout workers; a shard whose worker died is re-run after
-        the worker restarts (with the latest weights), so no sample is lost or duplicated.
+        """Split ``prompts`` over the rollout workers.
+
+        A shard whose worker died is re-run once Ray has restarted the worker and it holds the
+        latest weights again, so no sample is lost, duplicated, or drawn from stale weights.
         """
-        shards = [list(range(i, len(prompts), len(self.rollout_workers))) for i in range(len(self.rollout_workers))]
+        workers = self.rollout_workers
+        shards = [list(range(i, len(prompts), len(workers))) for i in range(len(workers))]
         results: list[list[dict[str, Any]]] = [[] for _ in prompts]
-        pending = {w: self.rollout_workers[w].generate.remote([prompts[i] for i in shard], params)
-                   for w, shard in enumerate(shards) if shard}
+        submit = lambda w: workers[w].generate.remote([prompts[i] for i in shards[w]], params,  # noqa: E731
+                                                      self.weights_version)
+        pending = {w: submit(w) for w, shard in enumerate(shards) if shard}
         while pending:
             for w, ref in list(pending.items()):
                 try:
                     out = ray.get(ref)
                 except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
-                    self.counters["rollout_worker_restarts"] = self.counters.get("rollout_worker_restarts", 0) + 1
-                    worker = self.rollout_workers[w]
-                    if self.weights_ref is not None:
-                        ray.get(worker.update_weights.remote(self.weights_ref))
-                    pending[w] = worker.generate.remote([prompts[i] for i in shards[w]], params)
+                    out = None
+                if out is None:  # the worker died, or came back from a restart with its initial weights
+                    self._resync(workers[w])
+                    pending[w] = submit(w)
                     continue
                 for i, group in zip(shards[w], out):
                     results[i] = group
                 del pending[w]
         return results
+
+    def _resync(self, worker: Any) -> None:
+        """Give a (restarted) worker the latest weights, waiting while Ray brings it back."""
+        self.counters["rollout_worker_restarts"] = self.counters.get("rollout_worker_restarts", 0) + 1
+        for _ in range(60):
+            try:
+                if self.weights_ref is not None:
+                    ray.get(worker.update_weights.remote(self.weights_ref, self.weights_version))
+                return
+            except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+                time.sleep(1.0)
+        raise RuntimeError("a rollout worker did not come back within 60 s of dying")
 
     def grade(self, pairs: list[tuple[str, Any]]) -> list[dict[str, Any]]:
         """Verdicts for ``(response, gold)`` pairs, spread over the reward workers."""
@@ -166,8 +182,15 @@ class PPOTrainer:
         return verdicts
 
     def sync_weights(self) -> None:
+        """Push the learner's weights to every rollout worker."""
+        self.weights_version += 1
         self.weights_ref = self.learners[0].policy_state_dict.remote()
-        ray.get([w.update_weights.remote(self.weights_ref) for w in self.rollout_workers])
+        refs = [w.update_weights.remote(self.weights_ref, self.weights_version) for w in self.rollout_workers]
+        for worker, ref in zip(self.rollout_workers, refs):
+            try:
+                ray.get(ref)
+            except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+                self._resync(worker)
 
     # ----------------------------------------------------------------------------- one step
     def make_prompts(self) -> list[RolloutPrompt]:

@@ -22,6 +22,8 @@ class RolloutWorker:
     def __init__(self, engine: str, model_path: str, threads: int, engine_options: dict[str, Any]):
         import torch
 
+        self.weights_version = 0  # 0: the weights it was built with; a restarted actor is back at 0
+
         torch.set_num_threads(threads)
         if engine == "vllm":
             from satori.engines.vllm_engine import VLLMEngine
@@ -35,12 +37,17 @@ class RolloutWorker:
     def pid(self) -> int:
         return os.getpid()
 
-    def generate(self, prompts: list[list[int]], params: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    def generate(self, prompts: list[list[int]], params: dict[str, Any],
+                 weights_version: int) -> list[list[dict[str, Any]]] | None:
+        """Completion dicts per prompt; None when this worker does not hold ``weights_version``."""
+        if weights_version != self.weights_version:
+            return None
         completions = self.engine.generate(prompts, SamplingParams(**params))
         return [[c.to_dict() for c in group] for group in completions]
 
-    def update_weights(self, state_dict: dict[str, Any]) -> None:
+    def update_weights(self, state_dict: dict[str, Any], version: int) -> None:
         self.engine.update_weights(state_dict)
+        self.weights_version = version
 
 
 @ray.remote(max_restarts=-1)
