@@ -216,7 +216,7 @@ def run_eval(config: EvalConfig) -> dict[str, dict[str, dict[str, Any]]]:
     """
     from satori.grading import VerifierPool
 
-    from eval.benchmarks import BENCHMARKS
+    from eval.benchmarks import group_keys
     from eval.report import write_reports
     from eval.summary import distinct_answer_pairs, summarize_benchmark
 
@@ -233,7 +233,7 @@ def run_eval(config: EvalConfig) -> dict[str, dict[str, dict[str, Any]]]:
             results[spec.label] = {
                 name: summarize_benchmark(
                     [r for r in rows if r["benchmark"] == name], problems, config.sampling.n, config.ks,
-                    group_by=BENCHMARKS[name].group_by if name in BENCHMARKS else (), same=same)
+                    group_by=group_keys(name), same=same)
                 for name, problems in benchmarks.items()}
     atomic_write_json(out / "summary.json", {"models": {m.label: m.path for m in config.models},
                                              "settings": asdict(config.sampling), "results": results})

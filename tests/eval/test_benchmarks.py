@@ -69,3 +69,16 @@ def test_clear_errors(tmp_path, benchmarks_dir):
     bad.write_text('{"question": "ok?", "answer": "1"}\n{"question": "", "answer": "2"}\n')
     with pytest.raises(ValueError, match="bad.jsonl:2"):
         load_benchmark("bad", path=str(bad))
+
+
+def test_procedural_held_out_sets_are_seeded_test_split_problems():
+    from data_synthesis.families import split_of
+
+    problems = load_benchmark("procedural:arith", limit=6)
+    assert len(problems) == 6 and sorted({p.meta["difficulty"] for p in problems}) == [1, 2, 3]
+    assert all(split_of(f"arith|{p.question}") == "test" for p in problems)
+    assert [p.id for p in load_benchmark("procedural:arith", limit=6)] == [p.id for p in problems]
+    linear = load_benchmark("procedural:linear:2", limit=3)
+    assert {p.meta["difficulty"] for p in linear} == {2} and all(p.source == "procedural:linear:2" for p in linear)
+    with pytest.raises(ValueError, match="FAMILY in"):
+        load_benchmark("procedural:calculus")
