@@ -75,12 +75,18 @@ _UNICODE = (
     ("≠", r"\neq "), ("π", r"\pi "), ("∞", r"\infty "), ("√", r"\sqrt "), ("∩", r"\cap "), ("±", r"\pm "),
     ("²", "^2"), ("³", "^3"), ("∅", r"\emptyset "), ("\u00a0", " "), ("\u2009", " "), ("\u202f", " "),
 )
-_LATEX_ALIASES_RE = re.compile(r"\\(le|ge|ne|lbrace|rbrace|langle|rangle|lvert|rvert|vert|lbrack|rbrack|infin|dots|ldots|cdots|mp)(?![A-Za-z])")
-_LATEX_ALIASES = {"le": r"\leq", "ge": r"\geq", "ne": r"\neq", "lbrace": r"\{", "rbrace": r"\}", "langle": "(",
+_LATEX_ALIASES_RE = re.compile(r"\\(varnothing|le|ge|ne|lbrace|rbrace|langle|rangle|lvert|rvert|vert|lbrack|rbrack|infin|dots|ldots|cdots|mp)(?![A-Za-z])")
+_LATEX_ALIASES = {"varnothing": r"\emptyset", "le": r"\leq", "ge": r"\geq", "ne": r"\neq", "lbrace": r"\{", "rbrace": r"\}", "langle": "(",
                   "rangle": ")", "lvert": "|", "rvert": "|", "vert": "|", "lbrack": "[", "rbrack": "]",
                   "infin": r"\infty", "dots": r"\ldots", "ldots": r"\ldots", "cdots": r"\ldots", "mp": r"\mp"}
-_CHOICE_RE = re.compile(r"^\(?\s*([A-J])\s*\)?\s*\.?$")
-_CHOICE_PREFIX_RE = re.compile(r"^(?:\(\s*([A-Ja-j])\s*\)|([A-J])[.):])(?:\s|$)")
+_CHOICE_RE = re.compile(r"^\(?\s*([A-Ja-j])\s*\)?\s*\.?$")
+_CHOICE_PREFIX_RE = re.compile(r"^(?:\(\s*([A-Ja-j])\s*\)|([A-J])[.):])(?:\s+|$)")
+_REPEATING_DECIMAL_RE = re.compile(r"(\d{0,20})\.(\d{0,20})\\overline\s*\{(\d{1,20})\}")
+_TRIG_RE = re.compile(r"\\(?:sin|cos|tan|sec|csc|cot)(?![A-Za-z])")
+_DEGREES_IN_ARGUMENT_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![A-Za-z])|°|\\degree(?![A-Za-z]))")
+_PHRASES = {"all real numbers": r"\mathbb{R}", "all reals": r"\mathbb{R}", "the real numbers": r"\mathbb{R}",
+            "real numbers": r"\mathbb{R}", "empty set": r"\emptyset", "the empty set": r"\emptyset"}
+_SHORT_WORDS = ("no",)
 _WORD_RE = re.compile(r"^[A-Za-z][A-Za-z '\-]*$")
 _LONG_WORD_RE = re.compile(r"[A-Za-z]{3,}")
 
@@ -97,22 +103,26 @@ def normalize(answer: str) -> Answer:
     if _nesting_depth(text) > MAX_NESTING:
         raise AnswerRefused(f"answer nests brackets deeper than {MAX_NESTING}")
     text = _strip_delimiters(text)
-    choice = _choice_letter(text)
     for old, new in _UNICODE:
         text = text.replace(old, new)
     text = _DROP_COMMANDS_RE.sub("", _SIZING_RE.sub("", text))
     text = _THIN_THOUSANDS_RE.sub("", text)
     text = _SPACING_RE.sub(" ", text)
+    choice, text = _split_choice(text)
     text = _FRAC_VARIANT_RE.sub(r"\\frac", text)
     text = _BINOM_VARIANT_RE.sub(r"\\binom", text)
     text = _LATEX_ALIASES_RE.sub(lambda m: _LATEX_ALIASES[m.group(1)] + " ", text)
+    text = _REPEATING_DECIMAL_RE.sub(_repeating_decimal_fraction, text)
     degrees = bool(_DEGREE_RE.search(text))
+    if degrees and _TRIG_RE.search(text):
+        text, degrees = _DEGREES_IN_ARGUMENT_RE.sub(r"(\1\\pi/180)", text), False
     text = _DEGREE_RE.sub("", text)
     text = _CURRENCY_RE.sub("", text)
     percent = bool(_PERCENT_RE.search(text))
     text = _PERCENT_RE.sub("", text)
     text = _strip_units(text)
     text = _strip_units(_unwrap_text(text).strip().rstrip(".,;").strip())
+    text = _PHRASES.get(text.lower(), text)
     word = _plain_word(text)
     text = _plain_to_latex(text)
     text = _FRAC_TWO_TOKENS_RE.sub(r"\\frac{\1}{\2}", text)
@@ -147,16 +157,25 @@ def _strip_delimiters(text: str) -> str:
     return text.rstrip(".").strip() if text.endswith(".") and not text[:-1].endswith(".") else text
 
 
-def _choice_letter(text: str) -> str | None:
-    """``B`` for ``B``, ``(B)``, ``\\text{(B)}``, ``(b) 12``, ``B. 12``; else None."""
+def _split_choice(text: str) -> tuple[str | None, str]:
+    """Multiple-choice letter and the rest: ``(B)`` -> ``("B", "(B)")``, ``(B) 12`` -> ``("B", "12")``."""
     bare = _TEXT_WRAPPER_RE.sub(r"\1", text).replace("$", "").strip()
     match = _CHOICE_RE.match(bare)
     if match:
-        return match.group(1)
+        return match.group(1).upper(), text
     match = _CHOICE_PREFIX_RE.match(bare)
     if match:
-        return (match.group(1) or match.group(2)).upper()
-    return None
+        rest = bare[match.end():].strip()
+        return (match.group(1) or match.group(2)).upper(), rest or bare
+    return None, text
+
+
+def _repeating_decimal_fraction(match: re.Match) -> str:
+    """``0.1\\overline{6}`` -> ``\\frac{1}{6}`` (exact, integer arithmetic only)."""
+    whole, fixed, repeat = match.group(1) or "0", match.group(2), match.group(3)
+    denominator = 10 ** len(fixed) * (10 ** len(repeat) - 1)
+    numerator = int(whole) * denominator + int(fixed + repeat) - int(fixed or "0")
+    return f"\\frac{{{numerator}}}{{{denominator}}}"
 
 
 def _strip_units(text: str) -> str:
@@ -185,7 +204,7 @@ def _unwrap_text(text: str) -> str:
 
 def _plain_word(text: str) -> str | None:
     """Lower-case words (``yes``, ``odd``, ``no solution``) that are not math like ``pi`` or ``sin``."""
-    if not _WORD_RE.match(text) or not _LONG_WORD_RE.search(text):
+    if not _WORD_RE.match(text) or not (_LONG_WORD_RE.search(text) or text.lower() in _SHORT_WORDS):
         return None
     words = text.lower().split()
     if any(w in _WORD_FUNCTIONS or w in ("infinity", "inf") for w in words):

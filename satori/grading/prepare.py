@@ -76,10 +76,12 @@ def prepare(prediction: Any, gold: Gold) -> Verdict | Job:
 
 
 def _decide_by_strings(gold: Answer, pred: Answer) -> tuple[str, str] | None:
-    if gold.choice is not None and gold.key() in (gold.choice, f"({gold.choice})"):
+    if gold.choice is not None:
+        bare_letter = gold.key() in (gold.choice, f"({gold.choice})")
         if pred.choice == gold.choice:
             return "correct", f"choice {gold.choice}"
-        return "incorrect", f"expected choice {gold.choice}, got {pred.choice or 'no choice letter'}"
+        if bare_letter or pred.choice is not None:
+            return "incorrect", f"expected choice {gold.choice}, got {pred.choice or 'no choice letter'}"
     if gold.key() == pred.key() and gold.key():
         return "correct", "identical after normalization"
     if gold.word is not None:
