@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. sampling.n=8")
     parser.add_argument("--model", action="append", default=[], metavar="[NAME=]PATH",
                         help="checkpoint folder, hub name, .gguf file or packaged model (repeatable)")
-    parser.add_argument("--benchmarks", help="comma-separated names, e.g. gsm8k,math500,procedural:arith,procedural:linear:2")
+    parser.add_argument("--benchmarks",
+                        help="comma-separated names, e.g. gsm8k,math500,procedural:arith,procedural:linear:2")
     parser.add_argument("--data-dir", help="folder holding the benchmarks' usual local files")
     parser.add_argument("--file", action="append", default=[], metavar="BENCHMARK=PATH",
                         help="local file (or hub name) for one benchmark (repeatable)")

@@ -23,6 +23,8 @@ def summarize_benchmark(rows: list[dict[str, Any]], problems: list[Problem], n: 
     Only rows of ``problems`` with sample index < ``n`` count, so a rerun with a smaller
     ``limit`` reports on exactly the problems asked for. ``same`` merges equivalent answers
     for maj@k (the verifier's equivalence); without it answers group by normalised string.
+    ``timeouts`` counts every verifier call that ran out of time (final answers and answers
+    before a reflection); a timed-out answer counts as incorrect.
     """
     wanted = {p.id for p in problems}
     by_problem: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -42,7 +44,7 @@ def summarize_benchmark(rows: list[dict[str, Any]], problems: list[Problem], n: 
         "maj@k": {str(k): _mean([metrics.maj_at_k([r["extracted"] for r in rs], [r["correct"] for r in rs], k, same)
                                  for rs in complete.values()]) for k in ks if k > 1},
         "status": {s: statuses.get(s, 0) for s in STATUSES},
-        "timeouts": statuses.get("timeout", 0),
+        "timeouts": statuses.get("timeout", 0) + sum(r["before_reflect"]["status"] == "timeout" for r in reflecting),
         "mean_tokens": _mean([r["tokens"] for r in kept]),
         "truncated_share": metrics.share(r["finish_reason"] == "length" for r in kept),
         "reflect_share": metrics.share(r["actions"]["reflect"] > 0 for r in kept),
