@@ -145,6 +145,9 @@ def _equal(g: Any, p: Any, tol: float) -> bool:
 
 def _equal_equations(g: Any, p: Any, tol: float) -> bool:
     if isinstance(g, sympy.Eq) and isinstance(p, sympy.Eq):
+        if not all(isinstance(side, sympy.Expr) for side in (*g.args, *p.args)):  # n = \{1, 2\}
+            return (_equal(g.lhs, p.lhs, tol) and _equal(g.rhs, p.rhs, tol)) or (
+                _equal(g.lhs, p.rhs, tol) and _equal(g.rhs, p.lhs, tol))
         dg, dp = g.lhs - g.rhs, p.lhs - p.rhs
         if _equal_expressions(dg, dp, tol) or _equal_expressions(dg, -dp, tol):
             return True
@@ -165,6 +168,7 @@ def _is_name(expr: Any) -> bool:
     return isinstance(expr, sympy.Tuple) and all(isinstance(a, sympy.Symbol) for a in expr.args)
 
 
+_POINTS = (sympy.Tuple, sympy.FiniteSet)  # a bare list "x=2, y=3" can stand for the point (2, 3)
 _CONDITIONS = (sympy.core.relational.Relational, sympy.And, sympy.Or)
 _FLIPPED = {sympy.StrictGreaterThan: sympy.StrictLessThan, sympy.GreaterThan: sympy.LessThan}
 
@@ -197,11 +201,11 @@ def _as_set(obj: Any) -> Any:
 
 
 def _equal_sets(g: Any, p: Any, tol: float) -> bool:
-    if isinstance(g, sympy.Interval) and isinstance(p, sympy.Tuple) or (
-            isinstance(p, sympy.Interval) and isinstance(g, sympy.Tuple)):
+    if isinstance(g, sympy.Interval) and isinstance(p, _POINTS) or (
+            isinstance(p, sympy.Interval) and isinstance(g, _POINTS)):
         interval, point = (g, p) if isinstance(g, sympy.Interval) else (p, g)
-        return (interval.left_open and interval.right_open and len(point.args) == 2
-                and _match_ordered([interval.start, interval.end], list(point.args), tol))
+        return (interval.left_open and interval.right_open
+                and _match_ordered([interval.start, interval.end], _elements(point), tol))
     if isinstance(g, sympy.Interval) and isinstance(p, sympy.Interval):
         return (g.left_open == p.left_open and g.right_open == p.right_open
                 and _equal(g.start, p.start, tol) and _equal(g.end, p.end, tol))
@@ -229,6 +233,8 @@ def _elements(obj: Any) -> list[Any]:
     """Members of a set, list, tuple or point; an equation ``x=3`` contributes its value."""
     if isinstance(obj, sympy.FiniteSet):
         items = list(getattr(obj, "_unsorted_args", obj.args))
+        if all(isinstance(i, sympy.Eq) and isinstance(i.lhs, sympy.Symbol) for i in items):
+            items.sort(key=lambda i: i.lhs.name)  # "y=3, x=2" lists (x, y) = (2, 3)
     elif isinstance(obj, sympy.Tuple):
         items = list(obj.args)
     elif isinstance(obj, sympy.Interval) and obj.left_open and obj.right_open:
@@ -310,16 +316,16 @@ def _real_odd_roots(expr: Any) -> Any:
 
 
 def _close(g: Any, p: Any, rel: float) -> bool:
+    """Numbers equal within relative tolerance, evaluated with 30 digits (no float under/overflow)."""
     try:
-        a = complex(sympy.N(g, 30))
-        b = complex(sympy.N(p, 30))
-    except (TypeError, ValueError, OverflowError, ZeroDivisionError):
-        return bool(sympy.simplify(g - p) == 0)
-    if any(math.isnan(v.real) or math.isnan(v.imag) for v in (a, b)):
+        a, b = sympy.N(g, 30), sympy.N(p, 30)
+        if not (a.is_number and b.is_number) or a.has(sympy.nan, sympy.zoo) or b.has(sympy.nan, sympy.zoo):
+            return False
+        if a.is_infinite or b.is_infinite:
+            return bool(a == b)
+        return bool(abs(a - b) <= rel * max(abs(a), abs(b)))
+    except (TypeError, ValueError, AttributeError):
         return False
-    if any(math.isinf(abs(v)) for v in (a, b)):
-        return a == b
-    return abs(a - b) <= rel * max(abs(a), abs(b)) or abs(a - b) <= 1e-12
 
 
 def _same_at_sample_points(g: Any, p: Any, symbols: set, rel: float) -> bool | None:

@@ -17,16 +17,24 @@ _GSM8K_RE = re.compile(r"^[ \t]*####[ \t]*(.*)$", re.MULTILINE)
 _HOPE_RE = re.compile(r"\s*I hope it is correct\.?\s*$", re.IGNORECASE)
 _SENTENCE_END_RE = re.compile(r"\.(?=\s|$)")
 _MAX_LINE = 2000
+_BOX_SEPARATOR_RE = re.compile(r"[\s$,;]*(?:(?:and|\\text\{\s*and\s*\})[\s$,;]*)?")  # not "or": alternatives
+_LAST_IS_RE = re.compile(r".*\bis\s+", re.DOTALL)
 _BRACE_RE = re.compile(r"\\[{}]|[{}]")  # an escaped brace is one token, as in satori.latex.matching_brace
 
 
 def extract_answer(completion: str) -> str | None:
-    """The final answer of ``completion`` (box content or the text after a cue), or None."""
+    """The final answer of ``completion`` (box content or the text after a cue), or None.
+
+    Boxes separated only by commas or "and" (``\\boxed{2}, \\boxed{3}``) form one answer ``2, 3``.
+    """
     if not completion:
         return None
     boxes = find_boxes(_mask_unclosed_braces(completion))
     if boxes:
-        return boxes[-1].content.strip()
+        first = len(boxes) - 1
+        while first > 0 and _BOX_SEPARATOR_RE.fullmatch(completion, boxes[first - 1].end, boxes[first].start):
+            first -= 1
+        return ", ".join(box.content.strip() for box in boxes[first:])
     candidates: list[tuple[int, str]] = []
     cue = None
     for cue in _ANSWER_CUE_RE.finditer(completion):
@@ -85,4 +93,7 @@ def _answer_after_cue(text: str, start: int) -> str:
     period = _SENTENCE_END_RE.search(line)
     if period is not None:
         line = line[: period.start()]
-    return line.strip().rstrip(".,;:").strip()
+    line = line.strip().rstrip(".,;:").strip()
+    if " " in line and _LAST_IS_RE.match(line):  # "The volume of $ABC$ is 120" -> "120"
+        line = _LAST_IS_RE.sub("", line, count=1)
+    return line

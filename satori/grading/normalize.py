@@ -38,8 +38,9 @@ class AnswerRefused(ValueError):
 _DELIMITERS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 _SIZING_RE = re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|big|Big|bigg|Bigg|middle)(?![A-Za-z])\s*\.?")
 _DROP_COMMANDS_RE = re.compile(r"\\(?:displaystyle|textstyle|scriptstyle|mathstrut|limits|nolimits)(?![A-Za-z])")
-_THIN_THOUSANDS_RE = re.compile(r"(?<=\d)(?:\\,|\{,\}|\\ |\\;)(?=\d{3}(?!\d))")
-_SPACING_RE = re.compile(r"(?<!\\)\\[,;:! ]|\\q?quad(?![A-Za-z])|\\(?:enspace|thinspace|medspace|thickspace|hfill)(?![A-Za-z])|~")
+_THIN_THOUSANDS_RE = re.compile(r"(?<=\d)\s?(?:\\,|\{\s?,\s?\}|\\ |\\;)\s?(?=\d{3}(?!\d))")
+_NEGATIVE_SPACE_RE = re.compile(r"(?<!\\)\\!")
+_SPACING_RE = re.compile(r"(?<!\\)\\[,;: ]|\\q?quad(?![A-Za-z])|\\(?:enspace|thinspace|medspace|thickspace|hfill)(?![A-Za-z])|~")
 _FRAC_VARIANT_RE = re.compile(r"\\[dtc]frac(?![A-Za-z])")
 _BINOM_VARIANT_RE = re.compile(r"\\[dt]binom(?![A-Za-z])")
 _FRAC_TWO_TOKENS_RE = re.compile(r"\\frac\s*([0-9A-Za-z])\s*([0-9A-Za-z])")
@@ -47,7 +48,7 @@ _FRAC_TOKEN_FIRST_RE = re.compile(r"\\frac\s*([0-9A-Za-z])\s*(?=\{)")
 _FRAC_TOKEN_SECOND_RE = re.compile(r"\\frac\s*(\{[^{}]*\})\s*([0-9A-Za-z])")
 _SQRT_TOKEN_RE = re.compile(r"\\sqrt\s*([0-9A-Za-z])")
 _DEGREE_RE = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![A-Za-z])|\\circ(?![A-Za-z])|°|\\degree(?![A-Za-z])")
-_PERCENT_RE = re.compile(r"\s*(?:\\%|%|\\text\{\s*percent\s*\}|\bpercent\b)\s*$")
+_PERCENT_RE = re.compile(r"\s*(?:\\%|%|\\text\{\s*percent\s*\}|\bpercent\b|\bpct\b)\s*$")
 _CURRENCY_RE = re.compile(r"\\\$|US\$|\$|€|£|¥|₹|\\euro(?![A-Za-z])|\\pounds(?![A-Za-z])|\\textdollar(?![A-Za-z])")
 _TEXT_COMMANDS = r"text|textbf|textit|textrm|textsf|texttt|textnormal|mbox|mathrm|mathbf|mathit|mathsf|mathtt|boldsymbol|bm|rm|bf"
 _TRAILING_TEXT_RE = re.compile(r"^(.*?[0-9}a-zA-Z)\]])\s*\\(?:" + _TEXT_COMMANDS + r")\s*\{([^{}]*)\}(?:\s*\^\s*\{?\s*[23]\s*\}?)?\s*$", re.DOTALL)
@@ -106,7 +107,7 @@ def normalize(answer: str) -> Answer:
     for old, new in _UNICODE:
         text = text.replace(old, new)
     text = _DROP_COMMANDS_RE.sub("", _SIZING_RE.sub("", text))
-    text = _THIN_THOUSANDS_RE.sub("", text)
+    text = _THIN_THOUSANDS_RE.sub("", _NEGATIVE_SPACE_RE.sub("", text))
     text = _SPACING_RE.sub(" ", text)
     choice, text = _split_choice(text)
     text = _FRAC_VARIANT_RE.sub(r"\\frac", text)
@@ -223,7 +224,7 @@ def _plain_to_latex(text: str) -> str:
     text = _SCIENTIFIC_RE.sub(r"\1\\times 10^{\2}", text)
     text = _INTERVAL_UNION_RE.sub(r" \\cup ", text)
     text = _PLAIN_WORD_RE.sub(_latex_word, text)
-    text = _call_parens_to_braces(text, "\\sqrt")
+    text = _call_parens_to_braces(_call_parens_to_braces(text, "\\sqrt"), "^")
     return _AND_OR_RE.sub(", ", text)
 
 
@@ -235,7 +236,7 @@ def _latex_word(match: re.Match) -> str:
 
 
 def _call_parens_to_braces(text: str, command: str) -> str:
-    """``\\sqrt (x+1)`` -> ``\\sqrt{x+1}`` (parentheses matched, so nested calls survive)."""
+    """``\\sqrt (x+1)`` -> ``\\sqrt{x+1}``, ``^(1/3)`` -> ``^{1/3}`` (parentheses matched, nesting kept)."""
     out: list[str] = []
     pos = 0
     while True:

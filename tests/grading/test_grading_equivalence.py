@@ -184,6 +184,27 @@ CASES: dict[str, list[tuple[object, str, bool]]] = {
         ("\\text{(2, 3)}", "(2,3)", True), ("2\\text{ and }3", "2, 3", True),
         ("\\sqrt{3}", "3^{1/2}", True), ("3^{1/2}", "3^{0.5}", True), ("1\\,000\\,000", "10^6", True),
     ],
+    "plain text, lists and cues": [
+        ("\\sqrt[3]{2}", "2^(1/3)", True), ("\\frac{\\pi}{2}", "pi/2", True), ("2\\pi", "2*pi", True), ("x^2", "x**2", True),
+        ("0.001", "1e-3", True), ("\\frac{3}{4}", "3 / 4", True), ("\\sqrt{2}", "√2", True), ("2\\sqrt{3}", "2√3", True),
+        ("\\frac{1}{\\sqrt{2}}", "1/sqrt(2)", True), ("e^{2x}", "exp(2x)", True), ("\\ln(2)", "ln(2)", True),
+        ("\\sin(x)", "sin(x)", True), ("\\sin^2(x)", "sin(x)^2", True), ("\\infty", "∞", True), ("-1,000", "-1000", True),
+        ("12000023", "Final Answer: The final answer is 12,000,023. I hope it is correct.", True),
+        ("120", "Final Answer: The volume of $ABCDEFGH$ is 120. I hope it is correct.", True),
+        ("14916", "\\boxed{14 {, }916}", True), ("28\\%", "28 pct", True), ("16386.20", "\\boxed{\\$16,\\!386.20}", True),
+        ("12 \\text{ and } 13", "\\boxed{12 $ and $13 }", True), ("\\frac{10}{9}", "$\\frac{10}{9}$", True),
+        ("(2,3)", "x=2, y=3", True), ("\\{3,4\\}", "x = 3 \\text{ or } x = 4", True), ("x=3 \\text{ or } x=4", "3,4", True),
+        ("\\frac{1}{3}", "0.333", False), ("5", "five", False), ("3", "2+1", True), ("1", "\\frac{2}{2}", True),
+        ("2^{1009}", "2^{1009}", True), ("2^{1009}", "2^{1008}", False), ("10!", "3628800", True),
+        ("\\frac{1}{2004!}", "\\frac{1}{2006!}", False), ("(0,1)", "(0,1.5)", False), ("n=1, 2, 3", "n=1, 2, 3", True), ("n=2,3,4", "n=1,2,3", False),
+        ("\\frac{5\\sqrt{42}}{27}", "\\frac{10\\sqrt{10.5}}{27}", True), ("a_3 = 2, a_{37} = 19", "a_{37} = 19, a_3 = 2", True),
+        ("-793 < a < 10", "(-793, 10)", True), ("\\text{The midpoints form a regular hexagon}", "\\text{The midpoints form a regular hexagon}", True),
+        ("f(y) = y", "f(y) = y", True), ("(2, 2), (1, 3), (3, 3)", "(1,3),(2,2),(3,3)", True), ("(2, 2), (1, 3)", "(2,1),(3,1)", False),
+        ("(p,q)=(3,2)", "(3,2)", True), ("1 \\leq |z| \\leq \\frac{3}{2}", "[-\\frac32, -1] \\cup [1, \\frac32]", True),
+        ("\\boxed{2}, \\boxed{3}, \\boxed{5}", "2, 3, 5", True),
+        ("\\frac{\\sqrt{3}}{2}", "\\cos 30^\\circ", True), ("x \\in (1, 2)", "1 < x < 2", True),
+        ("100\\pi", "314.159", True), ("100\\pi", "314", False),
+    ],
 }
 
 FLAT = [(category, gold, pred, expected) for category, rows in CASES.items() for gold, pred, expected in rows]
