@@ -51,7 +51,8 @@ def synthesize(config: SynthConfig) -> dict[str, Any]:
     from satori.grading import VerifierPool
 
     backends: dict[str, Any] = {}
-    verifier = VerifierPool(workers=config.agents.verifier_workers, timeout=config.agents.verifier_timeout)
+    verifier = VerifierPool(workers=config.agents.verifier_workers, timeout=config.agents.verifier_timeout,
+                            warm_up=config.agents.verifier_warm_up)
     try:
         generator, critic = build_roles(config, backends)
         orm = OutcomeRewardModel(config.agents.orm) if config.agents.orm else None

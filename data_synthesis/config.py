@@ -96,6 +96,7 @@ class AgentsConfig:
     orm: str | None = None
     verifier_workers: int = 2
     verifier_timeout: float = 5.0
+    verifier_warm_up: bool = True
 
     def validate(self) -> None:
         for role in ("generator", "critic"):

@@ -9,8 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 
-def make_backend(name: str, config: Any) -> Any:
-    """The backend ``config.kind`` names: ``hf`` (transformers), ``vllm`` or ``openai`` (HTTP)."""
+def make_backend(name: str, config: Any, tokenizer: Any = None) -> Any:
+    """The backend ``config.kind`` names: ``hf`` (transformers), ``vllm`` or ``openai`` (HTTP).
+
+    ``tokenizer`` (engines only) overrides the one loaded from ``config.model``.
+    """
     if config.kind == "openai":
         from data_synthesis.backends.openai_compat import OpenAICompatBackend
 
@@ -22,9 +25,9 @@ def make_backend(name: str, config: Any) -> Any:
     if config.kind == "hf":
         from satori.engines.hf import HFEngine
 
-        engine = HFEngine(config.model, **config.engine_kwargs)
+        engine = HFEngine(config.model, tokenizer, **config.engine_kwargs)
     else:
         from satori.engines.vllm_engine import VLLMEngine
 
-        engine = VLLMEngine(config.model, **config.engine_kwargs)
+        engine = VLLMEngine(config.model, tokenizer, **config.engine_kwargs)
     return EngineBackend(name, engine, engine.tokenizer, chat=config.chat)
