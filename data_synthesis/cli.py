@@ -20,7 +20,7 @@ from data_synthesis.agents import LLMCritic, LLMGenerator, OutcomeRewardModel, R
 from data_synthesis.config import SynthConfig
 from data_synthesis.pipeline import Synthesizer, run_synthesis
 from data_synthesis.sources import load_source
-from satori.config import ConfigError, format_config, load_config, save_config
+from satori.config import ConfigError, format_config, load_config, read_yaml, save_config, to_dict
 from satori.io import DataError
 
 
@@ -36,14 +36,32 @@ def run(args: argparse.Namespace) -> int:
         print(f"satori synth: {exc}", file=sys.stderr)
         return 2
     print(format_config(config), flush=True)
-    save_config(config, Path(config.output_dir) / "config.yaml")
     try:
+        check_resume(config)
+        save_config(config, Path(config.output_dir) / "config.yaml")
         stats = synthesize(config)
     except (ConfigError, DataError, ValueError) as exc:
         print(f"satori synth: {exc}", file=sys.stderr)
         return 2
     print(format_stats(stats))
     return 0 if stats["demos"] > 0 else 1
+
+
+# Settings that change no demonstration; a resumed run may differ in these.
+RESUMABLE_CHANGES = ("progress", "chunk_size")
+
+
+def check_resume(config: SynthConfig) -> None:
+    """Refuse to resume into ``output_dir`` when it was started with settings that change the demos."""
+    saved_path = Path(config.output_dir) / "config.yaml"
+    if not saved_path.exists() or not (Path(config.output_dir) / "progress.jsonl").exists():
+        return
+    saved = {k: v for k, v in read_yaml(saved_path).items() if k not in RESUMABLE_CHANGES}
+    current = {k: v for k, v in to_dict(config).items() if k not in RESUMABLE_CHANGES}
+    changed = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+    if changed:
+        raise ConfigError(f"{config.output_dir} holds a run started with other settings ({', '.join(changed)} "
+                          "differ from its config.yaml); resume with the same settings or choose a new output_dir")
 
 
 def synthesize(config: SynthConfig) -> dict[str, Any]:

@@ -109,7 +109,7 @@ class Synthesizer:
         for round_index in range(1, cfg.max_rounds + 1):
             self._refine(works, round_index)
         for w in works:
-            if w.chain and not w.rejection and not self._is_correct(w.problem, w.chain[-1]):
+            if w.chain and not w.rejection and not w.chain[-1].correct:
                 w.reject("unresolved_after_max_rounds")
         self._verify_correct(works)
         return self._finish(works)
@@ -119,10 +119,11 @@ class Synthesizer:
         requests = [Request(w.problem, derive_seed(self.config.seed, w.problem.id, "attempt", j),
                             want_mistake=w.kind != "correct_verified") for w in works for j in range(n)]
         attempts = self.generator.generate(requests)
+        self._judge([w.problem for w in works for _ in range(n)], attempts)
         for i, w in enumerate(works):
             usable = [a for a in attempts[i * n: (i + 1) * n] if w.charge("generate", a) and a.steps]
             wanted = w.kind == "correct_verified"
-            matching = [a for a in usable if self._is_correct(w.problem, a) == wanted]
+            matching = [a for a in usable if bool(a.correct) == wanted]
             if not matching:
                 w.reject("agent_error" if not usable and w.failures else
                          "no_correct_attempt" if wanted else "no_incorrect_attempt")
@@ -130,7 +131,7 @@ class Synthesizer:
             w.chain = [matching[self.reward.rank(w.problem, matching)[0]] if wanted else matching[0]]
 
     def _refine(self, works: list[Work], round_index: int) -> None:
-        active = [w for w in works if w.chain and not w.rejection and not self._is_correct(w.problem, w.chain[-1])]
+        active = [w for w in works if w.chain and not w.rejection and not w.chain[-1].correct]
         if not active:
             return
         critiques = self.critic.critique([w.problem for w in active], [w.chain[-1] for w in active])
@@ -147,7 +148,9 @@ class Synthesizer:
             requests.append(Request(w.problem, derive_seed(self.config.seed, w.problem.id, "refine", round_index),
                                     previous=w.chain[-1], critique=critique, want_mistake=want, history=list(w.chain)))
             targets.append(w)
-        for w, attempt in zip(targets, self.generator.generate(requests)):
+        refinements = self.generator.generate(requests)
+        self._judge([w.problem for w in targets], refinements)
+        for w, attempt in zip(targets, refinements):
             if not w.charge("refine", attempt):
                 w.reject("agent_error")
             elif attempt.steps:
@@ -197,14 +200,18 @@ class Synthesizer:
                 "prompt": build_prompt(p.question, self.config.prompt_template, self.prompt_tokenizer),
                 "rounds": len(w.chain) - 1}
 
-    def _is_correct(self, problem: Problem, attempt: Attempt) -> bool:
-        """Structured answers (scripted attempts on procedural problems) compare exactly; others via the verifier."""
-        if attempt.correct is None:
+    def _judge(self, problems: list[Problem], attempts: list[Attempt]) -> None:
+        """Set ``attempt.correct``: structured answers (scripted attempts on procedural problems)
+        compare exactly with the gold; model-written ones go to the verifier in one batch."""
+        loose = []
+        for problem, attempt in zip(problems, attempts):
             if attempt.trace is not None:
                 attempt.correct = attempt.answer == problem.gold
-            else:
-                attempt.correct = self.reward.check([attempt.text], [problem.gold])[0].correct
-        return attempt.correct
+            elif attempt.error is None and attempt.steps:
+                loose.append((problem, attempt))
+        verdicts = self.reward.check([a.text for _, a in loose], [p.gold for p, _ in loose])
+        for (_, attempt), verdict in zip(loose, verdicts):
+            attempt.correct = verdict.correct
 
 
 def run_synthesis(config: SynthConfig, problems: list[Problem], synthesizer: Synthesizer,

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from data_synthesis.cli import synthesize
+from data_synthesis.cli import check_resume, synthesize
 from data_synthesis.config import SynthConfig
 from data_synthesis.families import export_jsonl, generate_problems
 from satori import coat
-from satori.config import ConfigError, load_config
+from satori.config import ConfigError, load_config, save_config
 from satori.grading import VerifierPool
 from satori.io import DataError
 
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def procedural_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("synth")
     config = load_config(SynthConfig, ROOT / "configs" / "synth_procedural.yaml",
-                         [f"output_dir={out}", "source.procedural.n=600", "progress=false", "max_rounds=3",
+                         [f"output_dir={out}", "source.procedural.n=400", "progress=false", "max_rounds=3",
                           "kinds={correct_verified: 0.5, error_reflect_explore: 0.3, multi_round: 0.2}"])
     stats = synthesize(config)
     demos = [json.loads(line) for line in (out / "demos.jsonl").read_text().splitlines()]
@@ -31,7 +31,7 @@ def procedural_run(tmp_path_factory):
 
 def test_every_demo_is_valid_coat_and_verified(procedural_run):
     _, stats, demos = procedural_run
-    assert stats["demos"] == len(demos) == 600 and stats["rejections"] == {}
+    assert stats["demos"] == len(demos) == 400 and stats["rejections"] == {}
     with VerifierPool(workers=1) as pool:
         verdicts = pool.verify_batch([(d["coat"], d["gold"]) for d in demos])
     assert all(v.correct for v in verdicts)
@@ -50,10 +50,10 @@ def test_every_demo_is_valid_coat_and_verified(procedural_run):
 
 def test_kinds_follow_the_configured_proportions(procedural_run):
     _, stats, demos = procedural_run
-    assert stats["planned_kinds"] == {"correct_verified": 300, "error_reflect_explore": 180, "multi_round": 120}
+    assert stats["planned_kinds"] == {"correct_verified": 200, "error_reflect_explore": 120, "multi_round": 80}
     kinds = stats["kinds"]
-    assert kinds["correct_verified"] == 300
-    assert abs(kinds["multi_round"] - 120) <= 6 and sum(kinds.values()) == 600
+    assert kinds["correct_verified"] == 200
+    assert abs(kinds["multi_round"] - 80) <= 4 and sum(kinds.values()) == 400
     assert max(len(d["coat"]) for d in demos if d["kind"] == "correct_verified") < 300
 
 
@@ -73,7 +73,7 @@ def test_bad_problem_rows_are_reported_with_file_and_line(tmp_path):
             {"question": good[1].question, "answer": good[1].gold}]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows) + "{not json\n")
     base = [f"output_dir={tmp_path / 'out'}", "source.kind=file", f"source.file.path={path}", "progress=false",
-            "agents.verifier_workers=1"]
+            "agents.verifier_workers=1", "agents.verifier_warm_up=false"]
     with pytest.raises(DataError, match=r"problems.jsonl:2: empty or missing question"):
         synthesize(load_config(SynthConfig, None, base + ["source.on_bad=error"]))
     stats = synthesize(load_config(SynthConfig, None, base + ["source.on_bad=skip"]))
@@ -93,7 +93,8 @@ def test_procedural_export_feeds_the_scripted_agents(tmp_path):
     export_jsonl(generate_problems("linear", 30, seed=0, split="test", difficulty=2), path)
     stats = synthesize(load_config(SynthConfig, None, [
         f"output_dir={tmp_path / 'out'}", "source.kind=file", f"source.file.path={path}",
-        "source.file.meta=[family, difficulty, spec]", "progress=false", "agents.verifier_workers=1"]))
+        "source.file.meta=[family, difficulty, spec]", "progress=false", "agents.verifier_workers=1",
+        "agents.verifier_warm_up=false"]))
     assert stats["demos"] == 30
 
 
@@ -110,3 +111,12 @@ def test_shipped_configs_load_and_bad_values_are_refused():
         load_config(SynthConfig, None, ["max_rounds=1"])
     with pytest.raises(ConfigError, match="source.procedural.families"):
         load_config(SynthConfig, None, ["source.procedural.families={geometry: 1.0}"])
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path):
+    config = load_config(SynthConfig, None, [f"output_dir={tmp_path}"])
+    save_config(config, tmp_path / "config.yaml")
+    (tmp_path / "progress.jsonl").write_text("")
+    check_resume(load_config(SynthConfig, None, [f"output_dir={tmp_path}", "progress=false", "chunk_size=7"]))
+    with pytest.raises(ConfigError, match="seed, source differ from its config.yaml"):
+        check_resume(load_config(SynthConfig, None, [f"output_dir={tmp_path}", "seed=1", "source.procedural.n=5"]))
