@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import time
 from pathlib import Path
@@ -33,7 +34,8 @@ def _rows(name: str) -> list[dict]:
 
 
 def _restyle(answer: str) -> str:
-    return "$" + answer.replace("\\frac", "\\dfrac").replace("\\left", "").replace("\\right", "").replace(",", ", ") + "$"
+    restyled = answer.replace("\\frac", "\\dfrac").replace("\\left", "").replace("\\right", "")
+    return "$" + re.sub(r",(?!\d)", ", ", restyled) + "$"  # a comma before a digit may be a thousands separator
 
 
 def pair_sets(limit: int) -> dict[str, list[tuple[str, str]]]:

@@ -128,7 +128,7 @@ class VerifierPool:
         jobs: list[Job | None] = []
         for prediction, gold in pairs:
             try:
-                prepared = prepare(prediction, gold)
+                prepared = prepare(prediction, gold, rel_tol)
             except Exception as exc:  # defensive: a bad pair must not sink the batch
                 prepared = Verdict(False, "unparseable", reason=f"internal error: {type(exc).__name__}: {exc}")
             results.append(prepared if isinstance(prepared, Verdict) else None)
@@ -145,29 +145,35 @@ class VerifierPool:
              rel_tol: float) -> None:
         running = 0
         while pending or running:
-            for worker in self._workers:
+            for slot, worker in enumerate(self._workers):
                 if pending and worker.ready and worker.index is None:
                     index = pending.popleft()
-                    worker.send(index, jobs[index].payload(rel_tol), timeout)
+                    try:
+                        worker.send(index, jobs[index].payload(rel_tol), timeout)
+                    except OSError:  # the worker died while idle: replace it and retry the item
+                        worker.index = None
+                        pending.appendleft(index)
+                        self._fail(slot, jobs, results, "unparseable", "verifier worker died")
+                        continue
                     running += 1
             now = time.monotonic()
             waits = [w.deadline - now for w in self._workers if w.index is not None]
             waits += [w.started + STARTUP_TIMEOUT - now for w in self._workers if not w.ready]
             readable, _, _ = select.select([w.fd for w in self._workers], [], [], max(min(waits, default=0.0), 0.0))
-            for slot, worker in enumerate(self._workers):
-                if worker.fd in readable:
-                    lines = worker.read_lines()
-                    if lines is None:
-                        running -= self._fail(slot, jobs, results, "unparseable", "verifier worker died")
+            # Snapshot first: a replaced worker may reuse a closed fd number.
+            for slot, worker in [(i, w) for i, w in enumerate(self._workers) if w.fd in readable]:
+                lines = worker.read_lines()
+                if lines is None:
+                    running -= self._fail(slot, jobs, results, "unparseable", "verifier worker died")
+                    continue
+                for line in lines:
+                    if not worker.ready:
+                        worker.ready = line == b"ready"
                         continue
-                    for line in lines:
-                        if not worker.ready:
-                            worker.ready = line == b"ready"
-                            continue
-                        reply = json.loads(line)
-                        results[worker.index] = jobs[worker.index].verdict(reply["status"], reply["reason"])
-                        worker.index = None
-                        running -= 1
+                    reply = json.loads(line)
+                    results[worker.index] = jobs[worker.index].verdict(reply["status"], reply["reason"])
+                    worker.index = None
+                    running -= 1
             now = time.monotonic()
             for slot, worker in enumerate(self._workers):
                 if worker.index is not None and now >= worker.deadline:

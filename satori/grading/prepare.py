@@ -6,8 +6,10 @@ process (see :mod:`satori.grading.worker`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Union
 
 from satori.grading.extract import answer_of, extract_answer
@@ -16,6 +18,7 @@ from satori.grading.verdict import Verdict
 
 Gold = Union[str, int, float, Sequence[Any]]
 BARE_ANSWER_MAX_CHARS = 400
+_PLAIN_NUMBER_RE = re.compile(r"^-?(?:\d{1,400}(?:\.\d{0,400})?|\.\d{1,400})$")
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,8 @@ def gold_text(golds: Sequence[Answer]) -> str:
     return " ; ".join(g.text for g in golds)
 
 
-def prepare(prediction: Any, gold: Gold) -> Verdict | Job:
-    """A final :class:`Verdict` when strings decide it, else a :class:`Job` for a worker."""
+def prepare(prediction: Any, gold: Gold, rel_tol: float = 1e-4) -> Verdict | Job:
+    """A final :class:`Verdict` when strings (or plain decimal numbers) decide it, else a :class:`Job`."""
     prediction = "" if prediction is None else str(prediction)
     extracted = extract_answer(prediction)
     if extracted is None and len(prediction.strip()) <= BARE_ANSWER_MAX_CHARS:
@@ -67,7 +70,7 @@ def prepare(prediction: Any, gold: Gold) -> Verdict | Job:
                        reason=f"prediction refused: {exc}")
     job = Job(golds, pred, extracted)
     if len(golds) == 1:
-        decided = _decide_by_strings(golds[0], pred)
+        decided = _decide_by_strings(golds[0], pred) or _decide_plain_numbers(golds[0], pred, rel_tol)
         if decided is not None:
             return job.verdict(*decided)
     if not pred.text:
@@ -89,3 +92,22 @@ def _decide_by_strings(gold: Answer, pred: Answer) -> tuple[str, str] | None:
             return "correct", "same words"
         return "incorrect", f"expected the words {gold.word!r}"
     return None
+
+
+def _decide_plain_numbers(gold: Answer, pred: Answer, rel_tol: float) -> tuple[str, str] | None:
+    """Compare two plain decimal numbers exactly (``Fraction``), or within ``rel_tol`` if one has a point."""
+    if not (_PLAIN_NUMBER_RE.match(gold.key()) and _PLAIN_NUMBER_RE.match(pred.key())):
+        return None
+    golds = _number_readings(gold)
+    preds = _number_readings(pred)
+    inexact = "." in gold.key() or "." in pred.key()
+    for g in golds:
+        for p in preds:
+            if g == p or (inexact and abs(g - p) <= Fraction(rel_tol) * max(abs(g), abs(p))):
+                return "correct", "equal numbers"
+    return "incorrect", "different numbers"
+
+
+def _number_readings(answer: Answer) -> list[Fraction]:
+    value = Fraction(answer.key())
+    return [value, value / 100] if answer.percent else [value]

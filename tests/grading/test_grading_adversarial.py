@@ -94,6 +94,16 @@ def test_timeout_kills_and_replaces_worker_from_a_thread(hostile_pool):
     assert hostile_pool.verify("x+x", "2x").correct
 
 
+def test_pool_replaces_a_worker_killed_from_outside(hostile_pool):
+    hostile_pool.wait_ready()
+    restarts = hostile_pool.restarts
+    hostile_pool._workers[0].proc.kill()  # e.g. the OOM killer
+    hostile_pool._workers[0].proc.wait()
+    verdicts = hostile_pool.verify_batch([("\\boxed{%d+0}" % n, str(n)) for n in range(6)])  # needs workers
+    assert all(v.correct for v in verdicts)
+    assert hostile_pool.restarts == restarts + 1
+
+
 def test_verify_never_raises_on_odd_types(pool):
     for prediction, gold in [(None, "1"), (3, 3), ("1", []), ("1", None), (b"1", "1"), ("1", [None])]:
         verdict = verify(prediction, gold, timeout=TIMEOUT)
