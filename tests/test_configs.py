@@ -1,0 +1,62 @@
+"""Every shipped YAML config loads and validates; the pipeline derives stage paths and refuses overrides of them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from satori.config import ConfigError, load_config
+
+CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+
+
+def config_class(path: Path):
+    from data_synthesis.config import SynthConfig
+    from eval.config import EvalConfig
+    from train.pipeline_config import PipelineConfig
+    from train.rl.config import RLConfig
+    from train.sft_config import SFTConfig
+
+    prefixes = {"synth_": SynthConfig, "sft_": SFTConfig, "rl_": RLConfig, "eval_": EvalConfig}
+    return next((cls for prefix, cls in prefixes.items() if path.name.startswith(prefix)), PipelineConfig)
+
+
+def test_configs_are_shipped():
+    names = {p.name for p in CONFIGS}
+    assert {"quickstart.yaml", "rl_tiny.yaml", "rl_paper_7b.yaml", "sft_tiny.yaml"} <= names
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_shipped_config_loads_and_validates(path):
+    config = load_config(config_class(path), path)
+    assert config is not None
+
+
+def test_pipeline_derives_paths_and_refuses_user_set_ones():
+    from train.pipeline_config import PipelineConfig
+
+    config = load_config(PipelineConfig, CONFIGS[0].parent / "quickstart.yaml", ["run_dir=/tmp/x", "rounds=2"])
+    assert config.sft_config().data.path == "/tmp/x/synth/demos.jsonl"
+    assert config.rl_config(1).model.policy == "/tmp/x/sft/model"
+    assert config.rl_config(2).model.policy == "/tmp/x/distill1/model"
+    assert config.sft_config(distill_round=1).data.path == "/tmp/x/distill1/demos.jsonl"
+    assert [m.name for m in config.eval_config().models] == ["sft", "rl1", "rl2"]
+    with pytest.raises(ConfigError, match="key 'rl.model.policy' is set by `satori run`"):
+        load_config(PipelineConfig, CONFIGS[0].parent / "quickstart.yaml", ["rl.model.policy=elsewhere"])
+    with pytest.raises(ConfigError, match="section rl: key 'rollout.samples_per_prompt'"):
+        load_config(PipelineConfig, CONFIGS[0].parent / "quickstart.yaml",
+                    ["rl.algo.advantage=grpo", "rl.rollout.samples_per_prompt=1"])
+
+
+def test_paper_config_carries_the_published_hyper_parameters():
+    from train.rl.config import RLConfig
+
+    config = load_config(RLConfig, CONFIGS[0].parent / "rl_paper_7b.yaml")
+    algo = config.algo
+    assert (algo.advantage, algo.gamma, algo.gae_lambda, algo.clip_eps_low, algo.value_clip, algo.kl_coef) == \
+        ("gae", 1.0, 0.95, 0.2, 0.2, 0.0)
+    assert (algo.actor_lr, algo.critic_lr, config.rollout.temperature) == (2e-7, 5e-6, 0.6)
+    assert (config.rollout.prompts_per_step, config.data.max_prompt_len, config.rollout.max_new_tokens) == \
+        (1024, 1024, 3072)
+    assert config.reward.bonus_scale == 0.5 and config.rollout.engine == "vllm"

@@ -1,0 +1,119 @@
+"""`PipelineConfig`: one YAML for the whole recipe, one section per stage.
+
+The sections hold each stage's own settings; the pipeline fills in the keys that chain the
+stages (run folders, the demonstrations file, the checkpoint each stage starts from, the
+seed). A section that sets one of those keys itself is refused, so a setting is never
+silently rewritten.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from satori.config import ConfigError, from_dict, require, set_dotted, validate_tree
+
+
+@dataclass
+class DistillConfig:
+    """Between RL rounds: sample the RL policy, keep verified valid-COAT trajectories, SFT the base on them."""
+
+    problems: int = 2000
+    samples_per_problem: int = 4
+    temperature: float = 0.7
+    max_new_tokens: int = 256
+    batch_size: int = 64
+
+    def validate(self) -> None:
+        require(self.problems >= 1 and self.samples_per_problem >= 1, "distill.problems",
+                "problems and samples_per_problem must be >= 1")
+        require(self.temperature > 0, "distill.temperature", "must be > 0 (several distinct samples are wanted)")
+
+
+@dataclass
+class PipelineConfig:
+    run_dir: str = "runs/quickstart"
+    seed: int = 0
+    rounds: int = 1
+    synth: dict[str, Any] = field(default_factory=dict)
+    sft: dict[str, Any] = field(default_factory=dict)
+    rl: dict[str, Any] = field(default_factory=dict)
+    eval: dict[str, Any] = field(default_factory=dict)
+    distill: DistillConfig = field(default_factory=DistillConfig)
+
+    def validate(self) -> None:
+        require(self.rounds >= 1, "rounds", "must be >= 1")
+        for round_index in range(1, self.rounds + 1):
+            self.rl_config(round_index)
+            if round_index > 1:
+                self.sft_config(distill_round=round_index - 1)
+        self.synth_config()
+        self.sft_config()
+        self.eval_config()
+
+    # ------------------------------------------------------------------ stage configs
+    @property
+    def root(self) -> Path:
+        return Path(self.run_dir)
+
+    def synth_config(self) -> Any:
+        from data_synthesis.config import SynthConfig
+
+        return self._stage(SynthConfig, "synth", {"output_dir": str(self.root / "synth"), "seed": self.seed})
+
+    def demos_path(self, distill_round: int | None = None) -> Path:
+        return (self.root / f"distill{distill_round}" / "demos.jsonl" if distill_round
+                else self.root / "synth" / "demos.jsonl")
+
+    def sft_dir(self, distill_round: int | None = None) -> Path:
+        return self.root / (f"distill{distill_round}" if distill_round else "sft")
+
+    def sft_config(self, distill_round: int | None = None) -> Any:
+        from train.sft_config import SFTConfig
+
+        return self._stage(SFTConfig, "sft", {"run_dir": str(self.sft_dir(distill_round)),
+                                              "data.path": str(self.demos_path(distill_round)),
+                                              "train.seed": self.seed})
+
+    def rl_dir(self, round_index: int) -> Path:
+        return self.root / f"rl{round_index}"
+
+    def rl_config(self, round_index: int) -> Any:
+        from train.rl.config import RLConfig
+
+        start = self.sft_dir(round_index - 1 if round_index > 1 else None) / "model"
+        return self._stage(RLConfig, "rl", {"run_dir": str(self.rl_dir(round_index)),
+                                            "model.policy": str(start), "seed": self.seed})
+
+    def eval_config(self) -> Any:
+        from eval.config import EvalConfig
+
+        models = [{"name": "sft", "path": str(self.sft_dir() / "model")}]
+        models += [{"name": f"rl{r}", "path": str(self.rl_dir(r) / "final")} for r in range(1, self.rounds + 1)]
+        return self._stage(EvalConfig, "eval", {"out": str(self.root / "eval"), "models": models})
+
+    def _stage(self, cls: type, section: str, derived: dict[str, Any]) -> Any:
+        raw = copy.deepcopy(getattr(self, section))
+        for key, value in derived.items():
+            if _get_dotted(raw, key) is not None:
+                raise ConfigError(f"key '{section}.{key}' is set by `satori run` (to {value!r}); "
+                                  f"remove it from the {section} section")
+            set_dotted(raw, key, value)
+        config = from_dict(cls, raw, prefix=f"{section}.", source="pipeline")
+        try:
+            validate_tree(config)
+        except ConfigError as exc:
+            raise ConfigError(f"section {section}: {exc}") from None
+        return config
+
+
+def _get_dotted(tree: dict[str, Any], key: str) -> Any:
+    node: Any = tree
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
