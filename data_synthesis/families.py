@@ -455,6 +455,9 @@ def generate_problems(family: str, n: int, seed: int = 0, split: str = "train", 
 def generate_mix(families: dict[str, float], difficulties: list[int], n: int, seed: int = 0,
                  split: str = "train") -> list[Problem]:
     """``n`` problems spread over ``families`` (by weight) and ``difficulties`` (evenly), in a fixed order."""
+    unknown = sorted(set(families) - set(FAMILIES))
+    if unknown:
+        raise ValueError(f"unknown problem families {unknown}; choose from {sorted(FAMILIES)}")
     cells = [(f, d, w / len(difficulties)) for f, w in families.items() if w > 0 for d in difficulties]
     total = sum(w for _, _, w in cells)
     counts = [int(n * w / total) for _, _, w in cells]

@@ -10,6 +10,11 @@ Outputs in ``output_dir``:
 - ``demos.jsonl``: the accepted demonstrations sorted by id, rewritten atomically at the end.
 - ``stats.json``: counts per kind, per rejection reason, tokens per backend; ``failures.jsonl``:
   every failed backend request and every bad input row.
+
+Departures from the Satori paper's synthesis: one demonstration per problem; the kind each
+problem aims for is planned up front so the kinds come out in the configured proportions; the
+reflection follows a complete wrong attempt (its boxed answer included) rather than an
+arbitrary cut; procedural problems can be solved and critiqued by scripted agents, no model.
 """
 
 from __future__ import annotations
@@ -198,7 +203,8 @@ class Synthesizer:
         return {"id": p.id, "source": p.source, "problem": p.question, "gold": p.gold, "kind": kind_of(w.chain),
                 "coat": text, "template": self.config.prompt_template,
                 "prompt": build_prompt(p.question, self.config.prompt_template, self.prompt_tokenizer),
-                "rounds": len(w.chain) - 1}
+                "rounds": len(w.chain) - 1,
+                "mistakes": [s.mistake for a in w.chain for s in a.trace or () if s.mistake]}
 
     def _judge(self, problems: list[Problem], attempts: list[Attempt]) -> None:
         """Set ``attempt.correct``: structured answers (scripted attempts on procedural problems)

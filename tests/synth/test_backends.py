@@ -203,12 +203,14 @@ class CannedTeacher(TextBackend):
 def test_llm_roles_assemble_a_verified_demo(pool, tmp_path):
     teacher = CannedTeacher("teacher")
     config = load_config(SynthConfig, None, [f"output_dir={tmp_path}", "progress=false",
-                                             "kinds={error_reflect_explore: 1.0}"])
+                                             "kinds={error_reflect_explore: 1.0}", "prompt_template=Q: {question} A:"])
     problem = Problem("q", "What is 6 * 7?", "42", source="t")
     synthesizer = Synthesizer(config, LLMGenerator(teacher), LLMCritic(teacher), Reward(pool))
     stats = run_synthesis(config, [problem], synthesizer)
     demo = json.loads((tmp_path / "demos.jsonl").read_text())
     assert stats["kinds"]["error_reflect_explore"] == 1 and stats["tokens_per_backend"] == {"teacher": 45}
+    assert demo["template"] == "Q: {question} A:" and demo["prompt"] == "Q: What is 6 * 7? A:"
+    assert demo["mistakes"] == []
     assert [s.name for s in coat.parse(demo["coat"])] == ["continue"] * 3 + ["reflect", "explore", "continue"]
     assert "<|reflect|>Wait, step 2 is wrong: 6 * 7 is 42, not 48.\n<|explore|>Instead, 6 * 7 = 42.\n" in demo["coat"]
     attempt = LLMGenerator(teacher).generate([Request(problem, seed=0)])[0]

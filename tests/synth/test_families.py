@@ -90,6 +90,14 @@ def test_mix_counts_and_errors():
         generate_problems("fractions", 5000, difficulty=1)
 
 
+def test_export_command_writes_a_held_out_set(tmp_path):
+    from data_synthesis.export import main
+
+    assert main([str(tmp_path / "held_out.jsonl"), "--n", "12", "--families", "linear,arith"]) == 0
+    loaded = load_problems(tmp_path / "held_out.jsonl", ColumnMap(meta=["family"]))
+    assert len(loaded) == 12 and all(split_of(f"{p.meta['family']}|{p.question}") == "test" for p in loaded)
+
+
 def test_export_loads_with_satori_problems(tmp_path):
     problems = generate_problems("fractions", 20, seed=0, split="test", difficulty=2)
     export_jsonl(problems, tmp_path / "fractions_test.jsonl")

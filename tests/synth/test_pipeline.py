@@ -43,6 +43,7 @@ def test_every_demo_is_valid_coat_and_verified(procedural_run):
             assert actions[-1] == "reflect" and "explore" not in actions and demo["rounds"] == 0
         else:
             assert actions.count("reflect") == actions.count("explore") == demo["rounds"] >= 1
+            assert len(demo["mistakes"]) == demo["rounds"]
             assert (demo["kind"] == "multi_round") == (demo["rounds"] >= 2)
         assert demo["template"] == "satori" and demo["prompt"].endswith(f"Problem: {demo['problem']}\n")
     assert [d["id"] for d in demos] == sorted(d["id"] for d in demos)
@@ -55,6 +56,12 @@ def test_kinds_follow_the_configured_proportions(procedural_run):
     assert kinds["correct_verified"] == 200
     assert abs(kinds["multi_round"] - 80) <= 4 and sum(kinds.values()) == 400
     assert max(len(d["coat"]) for d in demos if d["kind"] == "correct_verified") < 300
+
+
+def test_every_mistake_kind_appears(procedural_run):
+    _, _, demos = procedural_run
+    seen = {m for d in demos for m in d["mistakes"]}
+    assert seen == {"slip", "carry", "sign", "precedence", "denominator"}
 
 
 def test_demo_lengths_suit_a_tiny_model(procedural_run):
