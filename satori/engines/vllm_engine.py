@@ -7,9 +7,10 @@ Weight sync (:meth:`VLLMEngine.update_weights`) writes the learner's tensors to 
 file and has every worker ``load_weights`` them (see ``satori.engines.vllm_worker``), then resets
 the prefix cache. That path works on the CPU build and on GPUs of one node. Across nodes,
 :meth:`VLLMEngine.init_weight_group` + :meth:`VLLMEngine.receive_weights` take the tensors by NCCL
-broadcast from the learner (:func:`broadcast_weights` on the learner side). In colocated mode
-(engine and learner on the same GPUs) build the engine with ``enable_sleep_mode=True`` and call
-:meth:`sleep` before training, :meth:`wake_up` after.
+broadcast from the learner (:func:`create_weight_group` and :func:`send_weights` on the learner
+side, the pattern of vLLM's RLHF examples). In colocated mode (engine and learner on the same GPUs)
+build the engine with ``enable_sleep_mode=True``, call :meth:`sleep` before training and
+:meth:`wake_up` then :meth:`update_weights` after.
 
 Log-probs use vLLM's ``processed_logprobs`` mode: log-softmax(logits / T) of the sampled token,
 T = 1 when greedy, as ``satori.engines.base`` defines them. With ``top_p < 1`` or ``top_k > 0``
@@ -85,6 +86,7 @@ class VLLMEngine(RolloutEngine):
             enforce_eager=enforce_eager, seed=seed, tensor_parallel_size=tensor_parallel_size,
             enable_prefix_caching=enable_prefix_caching, enable_sleep_mode=enable_sleep_mode,
             logprobs_mode="processed_logprobs", worker_extension_cls=WORKER_EXTENSION,
+            skip_tokenizer_init=True,  # prompts are token ids; text is decoded here
             **memory, **llm_kwargs,
         )
         self._sync_tmp = None if sync_dir else tempfile.TemporaryDirectory(prefix="satori-vllm-sync-")
@@ -152,7 +154,7 @@ class VLLMEngine(RolloutEngine):
             "world_size": world_size})
 
     def receive_weights(self, specs: list[tuple[str, str, list[int]]]) -> None:
-        """Receive the tensors the learner broadcasts with :func:`broadcast_weights` (same ``specs``)."""
+        """Receive the tensors the learner broadcasts with :func:`send_weights`; ``specs`` from :func:`weight_specs`."""
         self.llm.collective_rpc("satori_receive_weights", kwargs={"specs": specs})
         self.llm.reset_prefix_cache()
 
@@ -180,24 +182,21 @@ def weight_specs(state_dict: dict[str, Any]) -> list[tuple[str, str, list[int]]]
     return [(name, str(t.dtype).removeprefix("torch."), list(t.shape)) for name, t in state_dict.items()]
 
 
-def broadcast_weights(state_dict: dict[str, Any], master_address: str, master_port: int,
-                      world_size: int, device: Any) -> Any:
-    """Learner side (GPU): create the weight group as rank 0 and broadcast ``state_dict``.
+def create_weight_group(master_address: str, master_port: int, world_size: int, device: Any) -> Any:
+    """Learner side (GPU): the NCCL communicator of the weight group, the learner as rank 0.
 
-    Returns the communicator; later syncs call :func:`send_weights` with it. The engines must
-    join (:meth:`VLLMEngine.init_weight_group`) concurrently, e.g. from their Ray actors.
+    Engines join concurrently with :meth:`VLLMEngine.init_weight_group` (e.g. from their Ray
+    actors); ``world_size`` = 1 + all engine workers.
     """
     from vllm.distributed.device_communicators.pynccl import PyNcclCommunicator
     from vllm.distributed.utils import StatelessProcessGroup
 
     group = StatelessProcessGroup.create(host=master_address, port=master_port, rank=0, world_size=world_size)
-    communicator = PyNcclCommunicator(group, device=device)
-    send_weights(communicator, state_dict)
-    return communicator
+    return PyNcclCommunicator(group, device=device)
 
 
 def send_weights(communicator: Any, state_dict: dict[str, Any]) -> None:
-    """Broadcast each tensor in ``state_dict`` order; engines call :meth:`VLLMEngine.receive_weights`."""
+    """Broadcast each (GPU) tensor in ``state_dict`` order, while engines run :meth:`VLLMEngine.receive_weights`."""
     import torch
 
     for tensor in state_dict.values():

@@ -9,6 +9,8 @@ CPU build: at load time vLLM repacks each linear weight for oneDNN and drops the
 so loading new weights afterwards would leave the packed copies stale. Importing this module in a
 CPU worker (which vLLM does before it builds the model) makes the dispatch keep the plain
 weights; after each load the packed kernels are rebuilt from them (:func:`_repack_cpu_linears`).
+It also runs the sampled-token rank count eagerly: vLLM compiles it with inductor, which costs
+about 15 s at the first generate of every CPU process, for a count nobody here reads.
 """
 
 from __future__ import annotations
@@ -38,8 +40,16 @@ def _repack_cpu_linears(model: torch.nn.Module) -> int:
     return count
 
 
+def _count_at_least(x: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """Per row of ``x`` (B, V), how many entries are >= ``values`` (B, 1): the token ranks, (B,)."""
+    return (x >= values).sum(-1)
+
+
 if current_platform.is_cpu():
+    from vllm.v1.sample import sampler as _sampler
+
     _layer_utils.dispatch_cpu_unquantized_gemm = _dispatch_keeping_weight
+    _sampler.batched_count_greater_than = _count_at_least
 
 
 class WeightSyncExtension:
