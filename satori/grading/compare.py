@@ -128,6 +128,8 @@ def _equal(g: Any, p: Any, tol: float) -> bool:
         return _equal_equations(g, p, tol)
     if isinstance(g, _CONDITIONS) or isinstance(p, _CONDITIONS):
         return _equal_relations(g, p, tol)
+    if _is_list_of_inequalities(g) or _is_list_of_inequalities(p):  # "x < -1 or x > 1"
+        return _equal_sets(_as_set(g), _as_set(p), tol)
     if isinstance(g, sympy.MatrixBase) or isinstance(p, sympy.MatrixBase):
         return _equal_matrices(g, p, tol)
     if isinstance(g, sympy.FiniteSet):
@@ -190,8 +192,15 @@ def _canonical_relation(rel: Any) -> tuple[type, Any]:
     return kind, rel.lhs - rel.rhs
 
 
+def _is_list_of_inequalities(obj: Any) -> bool:
+    return isinstance(obj, sympy.FiniteSet) and len(obj.args) > 1 and all(
+        isinstance(item, _CONDITIONS) and not isinstance(item, sympy.Eq) for item in obj.args)
+
+
 def _as_set(obj: Any) -> Any:
-    """A univariate inequality as the set of reals it describes; anything else unchanged."""
+    """A univariate inequality (or a list of them, joined by "or") as the set of reals it describes."""
+    if _is_list_of_inequalities(obj) and len(obj.free_symbols) == 1:
+        return sympy.Union(*(_as_set(item) for item in obj.args))
     if isinstance(obj, (sympy.core.relational.Relational, sympy.And, sympy.Or)) and len(obj.free_symbols) == 1:
         try:
             return obj.as_set()

@@ -205,6 +205,23 @@ CASES: dict[str, list[tuple[object, str, bool]]] = {
         ("\\frac{\\sqrt{3}}{2}", "\\cos 30^\\circ", True), ("x \\in (1, 2)", "1 < x < 2", True),
         ("100\\pi", "314.159", True), ("100\\pi", "314", False),
     ],
+    "more forms": [
+        ("-\\frac{5}{2}", "-2\\frac{1}{2}", True), ("x^2+2x+1=0", "(x+1)^2=0", True),
+        ("\\{1\\} \\cup [2,3]", "[2,3] \\cup \\{1\\}", True), ("\\text{no real solutions}", "No real solutions", True),
+        ("x=1, y=2", "y=2, x=1", True), ("(1,2)", "x=1, y=2", True), ("(1,2)", "x=2, y=1", False),
+        ("\\frac{1}{2}", "\\frac{1}{2}\\text{ hour}", True), ("1/2", "0.5\\text{ hours}", True), ("3", "x = 3 \\text{ cm}", True),
+        ("\\sqrt{\\dfrac{3}{2}}", "\\frac{\\sqrt6}{2}", True), ("8", "2^3", True),
+        ("6\\sqrt{2}", "8.48", False), ("6\\sqrt{2}", "8.48528", True), ("\\frac{7}{3}", "2.3333", True),
+        ("\\frac{7}{3}", "2.33", False), ("[-1, 1]", "-1 \\le x \\le 1", True),
+        ("x < -1 \\text{ or } x > 1", "(-\\infty,-1)\\cup(1,\\infty)", True),
+        ("x < -1 \\text{ or } x > 1", "(-\\infty,-1]\\cup(1,\\infty)", False),
+        ("\\begin{pmatrix} 0.5 \\\\ 1 \\end{pmatrix}", "\\begin{pmatrix} \\frac12 \\\\ 1 \\end{pmatrix}", True),
+        ("y=\\frac{1}{2}x+3", "y = 0.5x + 3", True), ("y=\\frac{1}{2}x+3", "y = 0.5x + 4", False),
+        ("\\$5.50", "5.5", True), ("5.50", "\\$5.5", True), ("2\\le x<5", "[2,5)", True),
+        ("E", "\\textbf{(E)}\\ 2014", True), ("\\textbf{(D)}", "D", True), ("\\frac{25}{4}", "6 1/4", True),
+        ("1.\\overline{6}", "\\frac{5}{3}", True), ("10\\%", "0.1", True), ("10\\%", "1", False),
+        ("100000", "100001", False), ("\\frac{1}{2004!}", "\\frac{1}{2006!}", False),
+    ],
 }
 
 FLAT = [(category, gold, pred, expected) for category, rows in CASES.items() for gold, pred, expected in rows]
