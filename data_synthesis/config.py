@@ -73,12 +73,13 @@ class BackendConfig:
     max_retries: int = 3
     backoff: float = 1.0
 
-    def validate(self) -> None:
-        require(bool(self.model), "agents.backends.*.model", "set the checkpoint folder (hf, vllm) or model name (openai)")
-        require(self.max_concurrency >= 1, "agents.backends.*.max_concurrency", "must be at least 1")
-        require(self.timeout > 0, "agents.backends.*.timeout", "must be > 0 seconds")
-        require(self.max_retries >= 0 and self.backoff >= 0, "agents.backends.*.max_retries",
-                "max_retries and backoff must be >= 0")
+    def check(self, key: str) -> None:
+        """Validate, naming keys under ``key`` (e.g. ``agents.backends.teacher``)."""
+        require(bool(self.model), f"{key}.model", "set the checkpoint folder (hf, vllm) or model name (openai)")
+        require(self.max_concurrency >= 1, f"{key}.max_concurrency", "must be at least 1")
+        require(self.timeout > 0, f"{key}.timeout", "must be > 0 seconds")
+        require(self.max_retries >= 0, f"{key}.max_retries", "must be >= 0")
+        require(self.backoff >= 0, f"{key}.backoff", "must be >= 0 seconds")
 
 
 @dataclass
@@ -99,6 +100,8 @@ class AgentsConfig:
     verifier_warm_up: bool = True
 
     def validate(self) -> None:
+        for name, backend in self.backends.items():
+            backend.check(f"agents.backends.{name}")
         for role in ("generator", "critic"):
             name = getattr(self, role)
             require(name == "scripted" or name in self.backends, f"agents.{role}",

@@ -140,7 +140,7 @@ class ExpressionFamily:
                 after = replace(state, path, rewritten)
                 if value(after) == value(state):
                     return None
-                return Step(state, after, claim, result, self._text(claim, result, after, rewritten is after),
+                return Step(state, after, claim, result, self._text(claim, result, after, not path),
                             path, "precedence")
         return None
 

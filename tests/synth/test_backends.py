@@ -168,7 +168,8 @@ def test_cli_run_over_http_records_the_failed_request(server, monkeypatch, tmp_p
     out = tmp_path / "out"
     config = load_config(SynthConfig, Path(__file__).parents[2] / "configs" / "synth_gsm8k_openai.yaml", [
         f"output_dir={out}", f"source.file.path={problems}", "progress=false", "agents.attempts_per_problem=1",
-        "agents.max_new_tokens=8", "agents.verifier_workers=1", "agents.backends.teacher.api_key_env=SYNTH_TEST_KEY",
+        "agents.max_new_tokens=8", "agents.verifier_workers=1", "agents.verifier_warm_up=false",
+        "agents.backends.teacher.api_key_env=SYNTH_TEST_KEY",
         f"agents.backends.teacher.base_url=http://127.0.0.1:{server.server_port}/v1",
         "agents.backends.teacher.backoff=0.01", "agents.backends.teacher.max_retries=1"])
     stats = synthesize(config)

@@ -116,6 +116,8 @@ def test_shipped_configs_load_and_bad_values_are_refused():
         load_config(SynthConfig, None, ["kinds={correct: 1.0}"])
     with pytest.raises(ConfigError, match="multi_round demonstrations need max_rounds >= 2"):
         load_config(SynthConfig, None, ["max_rounds=1"])
+    with pytest.raises(ConfigError, match="agents.backends.teacher.model"):
+        load_config(SynthConfig, None, ["agents.backends={teacher: {kind: openai}}"])
     with pytest.raises(ConfigError, match="source.procedural.families"):
         load_config(SynthConfig, None, ["source.procedural.families={geometry: 1.0}"])
 

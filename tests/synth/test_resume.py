@@ -16,7 +16,7 @@ CONFIG = ROOT / "configs" / "synth_procedural.yaml"
 
 def synth(out: Path, *extra: str) -> subprocess.Popen:
     args = [sys.executable, "-m", "satori.cli", "synth", str(CONFIG), f"output_dir={out}",
-            "source.procedural.n=600", "chunk_size=10", "agents.verifier_workers=1", "progress=false", *extra]
+            "source.procedural.n=400", "chunk_size=10", "agents.verifier_workers=1", "progress=false", *extra]
     return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -29,13 +29,13 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     killed = synth(tmp_path / "resumed")
     ledger = tmp_path / "resumed" / "progress.jsonl"
     deadline = time.monotonic() + 60
-    while lines(ledger) < 100 and killed.poll() is None and time.monotonic() < deadline:
+    while lines(ledger) < 80 and killed.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     os.kill(killed.pid, signal.SIGKILL)
     killed.wait()
     assert killed.returncode == -signal.SIGKILL
     done_before = lines(ledger)
-    assert 100 <= done_before < 600, "the kill must land part-way"
+    assert 80 <= done_before < 400, "the kill must land part-way"
     assert not (tmp_path / "resumed" / "demos.jsonl").exists()
     with open(ledger, "ab") as handle:         # a torn row, as if killed mid-write
         handle.write(b'{"id": "arith-d1-torn", "planned')
@@ -45,10 +45,10 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     assert reference.wait(timeout=120) == 0, reference.stderr.read().decode()
 
     ids = [json.loads(line)["id"] for line in ledger.read_text().splitlines()]
-    assert len(ids) == len(set(ids)) == 600
+    assert len(ids) == len(set(ids)) == 400
     resumed_demos = (tmp_path / "resumed" / "demos.jsonl").read_bytes()
     assert resumed_demos == (tmp_path / "reference" / "demos.jsonl").read_bytes()
-    assert len(resumed_demos.splitlines()) == 600
+    assert len(resumed_demos.splitlines()) == 400
     stats = [json.loads((tmp_path / d / "stats.json").read_text()) for d in ("reference", "resumed")]
     for s in stats:
         s.pop("wall_seconds_this_run")
