@@ -33,7 +33,11 @@ class ProceduralConfig:
 
 @dataclass
 class FileConfig:
-    """A problem file (jsonl/json/parquet/csv) or hub dataset, with its column names (null = detect)."""
+    """A problem file (jsonl/json/parquet/csv) or hub dataset, with its column names (null = detect).
+
+    ``answer_from_boxed``: the answer column holds a worked solution (MATH style); the gold is its
+    last ``\\boxed{}`` and the whole text becomes the reference solution.
+    """
 
     path: str = ""
     split: str = "train"
@@ -44,6 +48,7 @@ class FileConfig:
     solution: str | None = None
     id: str | None = None
     meta: list[str] = field(default_factory=list)
+    answer_from_boxed: bool = False
 
 
 @dataclass

@@ -1,5 +1,8 @@
 """Problems to synthesize from: the procedural families, or a file/hub set with bad rows reported.
 
+File layouts: GSM8K (``####`` answers), ``problem``/``expected_answer``, and MATH-style worked
+solutions (``answer_from_boxed``: gold = the last ``\\boxed{}``).
+
 A bad row (empty question, no answer, a gold answer the verifier cannot parse, a repeated id)
 is reported with its file and line (``path:line``; ``name[split] row i`` for non-JSONL sources)
 and skipped, or refused with :class:`~satori.io.DataError`, as ``on_bad`` says.
@@ -13,6 +16,7 @@ from typing import Any
 from data_synthesis.config import SourceConfig
 from data_synthesis.families import generate_mix
 from satori.io import DataError, read_jsonl
+from satori.latex import last_boxed
 from satori.problems import ColumnMap, Problem, load_problems, row_to_problem
 
 
@@ -22,6 +26,8 @@ def load_source(config: SourceConfig, seed: int, verifier: Any, bad: list[str]) 
         p = config.procedural
         return generate_mix(p.families, p.difficulties, p.n, seed=seed, split=p.split)
     located = _load_located(config, bad)
+    if config.file.answer_from_boxed:
+        located = _golds_from_boxes(located, config.on_bad, bad)
     return _check_rows(located, config.on_bad, verifier, bad)
 
 
@@ -44,6 +50,21 @@ def _load_located(config: SourceConfig, bad: list[str]) -> list[tuple[str, Probl
         except ValueError as exc:
             _bad(f"{where}: {exc}", config.on_bad, bad)
     return located
+
+
+def _golds_from_boxes(located: list[tuple[str, Problem]], on_bad: str, bad: list[str]) -> list[tuple[str, Problem]]:
+    """MATH-style rows: gold = last ``\\boxed{}`` of the worked solution in the answer column."""
+    kept = []
+    for where, problem in located:
+        text = problem.gold if isinstance(problem.gold, str) else "\n".join(problem.gold)
+        boxed = last_boxed(text)
+        if boxed is None or not boxed.strip():
+            _bad(f"{where}: no \\boxed{{}} answer in the solution text (answer_from_boxed is set)", on_bad, bad)
+            continue
+        problem.solution = problem.solution or text
+        problem.gold = boxed.strip()
+        kept.append((where, problem))
+    return kept
 
 
 def _check_rows(located: list[tuple[str, Problem]], on_bad: str, verifier: Any, bad: list[str]) -> list[Problem]:

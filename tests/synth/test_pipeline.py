@@ -95,6 +95,26 @@ def test_bad_problem_rows_are_reported_with_file_and_line(tmp_path):
     assert stats["problems"] == 2 and stats["rejections"] == {"agent_error": 2}
 
 
+def test_math_style_and_expected_answer_layouts(tmp_path):
+    from data_synthesis.config import SourceConfig
+    from data_synthesis.sources import load_source
+
+    math = tmp_path / "math.jsonl"
+    math.write_text(json.dumps({"problem": "Halve 1.", "solution": "Half of 1 is $\\boxed{\\frac{1}{2}}$."}) + "\n"
+                    + json.dumps({"problem": "No box.", "solution": "It is 3."}) + "\n")
+    expected = tmp_path / "expected.jsonl"
+    expected.write_text(json.dumps({"problem": "1 + 1?", "expected_answer": "2"}) + "\n")
+    bad: list[str] = []
+    with VerifierPool(workers=1, warm_up=False) as pool:
+        config = load_config(SourceConfig, None, ["kind=file", f"file.path={math}", "file.answer=solution",
+                                                  "file.answer_from_boxed=true"])
+        (problem,) = load_source(config, 0, pool, bad)
+        assert problem.gold == "\\frac{1}{2}" and problem.solution.startswith("Half of 1")
+        assert bad == [f"{math}:2: no \\boxed{{}} answer in the solution text (answer_from_boxed is set)"]
+        config = load_config(SourceConfig, None, ["kind=file", f"file.path={expected}"])
+        assert [(p.question, p.gold) for p in load_source(config, 0, pool, bad)] == [("1 + 1?", "2")]
+
+
 def test_procedural_export_feeds_the_scripted_agents(tmp_path):
     path = tmp_path / "linear_test.jsonl"
     export_jsonl(generate_problems("linear", 30, seed=0, split="test", difficulty=2), path)
