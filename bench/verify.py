@@ -35,7 +35,7 @@ def _rows(name: str) -> list[dict]:
 
 def _restyle(answer: str) -> str:
     restyled = answer.replace("\\frac", "\\dfrac").replace("\\left", "").replace("\\right", "")
-    return "$" + re.sub(r",(?!\d)", ", ", restyled) + "$"  # a comma before a digit may be a thousands separator
+    return "$" + re.sub(r",(?![\d\\])", ", ", restyled) + "$"  # keep thousands separators (10,000 and 10,\!000)
 
 
 def pair_sets(limit: int) -> dict[str, list[tuple[str, str]]]:
