@@ -44,15 +44,6 @@ WARM_UP = (
 )
 
 
-def warm_up() -> None:
-    """Parse :data:`WARM_UP` so the first real comparisons are fast."""
-    for latex in WARM_UP:
-        try:
-            parse(latex)
-        except ParseError:
-            pass
-
-
 class ParseError(ValueError):
     """An answer the grammar cannot read, or one that would be too large to evaluate."""
 

@@ -35,9 +35,9 @@ class _Worker:
     def __init__(self, warm_up: bool) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "satori.grading.worker", *([] if warm_up else ["--no-warm-up"])], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, env=env, cwd=_PACKAGE_ROOT, close_fds=True)
+        command = [sys.executable, "-m", "satori.grading.worker", *([] if warm_up else ["--no-warm-up"])]
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, env=env, cwd=_PACKAGE_ROOT, close_fds=True)
         self.fd = self.proc.stdout.fileno()
         self.buffer = b""
         self.ready = False
@@ -73,8 +73,8 @@ class _Worker:
 class VerifierPool:
     """``workers`` verifier processes; ``verify_batch`` grades many pairs in parallel.
 
-    ``warm_up`` parses a set of common answer shapes in each new worker (a few seconds of
-    start-up that make later parses several times faster).
+    ``warm_up`` lets each idle worker parse a set of common answer shapes, which makes later
+    parses several times faster.
     Use as a context manager or call :meth:`close`. Thread-safe: concurrent calls are
     served one batch at a time.
     """

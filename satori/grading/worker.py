@@ -2,14 +2,18 @@
 
 Reads one JSON job per line on stdin, writes one JSON result per line on stdout. The
 parent kills the process when a job overruns its time limit, so nothing here needs a
-timer. sympy and the LaTeX grammar are loaded (and warmed up) once, before ``ready``.
+timer. sympy and the LaTeX grammar are loaded once, before ``ready``; common answer shapes
+are then parsed while the worker is idle, so later parses are fast.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import resource
+import select
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 MEMORY_LIMIT_BYTES = 4 * 1024 ** 3
@@ -46,21 +50,45 @@ def main(argv: list[str] | None = None) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, hard))
     protocol = sys.stdout
     sys.stdout = sys.stderr  # stray prints from libraries must not corrupt the protocol
-    from satori.grading.compare import warm_up
+    from satori.grading.compare import WARM_UP
 
-    if warm:
-        warm_up()
     run_job({"gold": ["\\frac{1}{2}x+\\sqrt{2}"], "gold_flags": [[False, False]], "pred": "(x+2\\sqrt{2})/2",
              "pred_flags": [False, False], "rel_tol": 1e-4})
     protocol.write("ready\n")
     protocol.flush()
-    for line in sys.stdin:
+    warm_up = list(WARM_UP) if warm else []
+    for line in _lines(sys.stdin.fileno(), idle=warm_up):
         try:
             result = run_job(json.loads(line))
         except MemoryError:
             result = {"status": "unparseable", "reason": "out of memory"}
         protocol.write(json.dumps(result) + "\n")
         protocol.flush()
+
+
+def _lines(fd: int, idle: list[str]) -> Iterator[bytes]:
+    """Lines read from ``fd``; while none is waiting, parse the ``idle`` warm-up answers one by one.
+
+    Warming up only when idle makes the worker ready at once, while the parser's prediction
+    caches still fill before most real jobs arrive.
+    """
+    from satori.grading.compare import ParseError, parse
+
+    buffer = b""
+    while True:
+        while b"\n" not in buffer:
+            if idle and not select.select([fd], [], [], 0)[0]:
+                try:
+                    parse(idle.pop(0))
+                except ParseError:
+                    pass
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return
+            buffer += chunk
+        line, buffer = buffer.split(b"\n", 1)
+        yield line
 
 
 if __name__ == "__main__":
