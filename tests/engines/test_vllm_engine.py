@@ -86,3 +86,11 @@ def test_update_weights_then_greedy_matches_transformers_on_new_weights(
     # Back to the first weights: the prefix cache must not serve KV blocks computed by the steered model.
     engine.update_weights(tiny_model.state_dict())
     assert token_ids(engine.generate(engine_prompts, GREEDY)) == before
+
+
+def test_seeded_sampling_of_a_batch_larger_than_one_prefill_step(engine, engine_prompts):
+    many = [engine_prompts[-1][:-k] for k in range(1, 49)]  # ~5k prompt tokens, distinct prompts
+    params = SamplingParams(max_new_tokens=4, temperature=1.0, n=2, seed=0)
+    groups = engine.generate(many, params)
+    assert [len(g) for g in groups] == [2] * len(many)
+    assert token_ids(engine.generate(many, params)) == token_ids(groups)
