@@ -29,7 +29,8 @@ WANDB_ID_FILE = "wandb_id.txt"
 class TrackingConfig:
     """Where metrics go besides ``metrics.jsonl`` (nest this in a stage config as ``tracking:``).
 
-    ``plot_keys`` overrides the metric keys a stage plots into its PNG (None = the stage's default).
+    ``plot_keys`` overrides the panels a stage plots into its PNG (None = the stage's default);
+    ``"loss/train+eval/loss"`` overlays two keys in one panel.
     """
 
     tensorboard: bool = True
@@ -159,23 +160,31 @@ def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
 
 def plot_metrics(jsonl: str | os.PathLike, keys: list[str], out_png: str | os.PathLike,
                  title: str | None = None) -> Path:
-    """Plot ``keys`` of a metrics file against step, one panel per key, into ``out_png``."""
+    """Plot metrics of a JSONL file against step into ``out_png``, one panel per entry of ``keys``.
+
+    An entry ``"loss/train+eval/loss"`` overlays several keys in one panel; keys without any
+    value are left out (ValueError when nothing is left).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rows = read_metrics(jsonl)
-    present = [k for k in keys if any(row.get(k) is not None for row in rows)]
-    if not present:
+    panels = [[k for k in entry.split("+") if any(row.get(k) is not None for row in rows)] for entry in keys]
+    panels = [panel for panel in panels if panel]
+    if not panels:
         raise ValueError(f"{jsonl}: none of the keys {keys} has a value to plot")
-    figure, axes = plt.subplots(len(present), 1, figsize=(7, 2.6 * len(present)), squeeze=False)
-    for axis, key in zip(axes[:, 0], present):
-        points = [(row["step"], row[key]) for row in rows if row.get(key) is not None]
-        steps, values = zip(*points)
-        axis.plot(steps, values, marker="o" if len(points) < 30 else None, markersize=3)
-        axis.set_ylabel(key)
+    figure, axes = plt.subplots(len(panels), 1, figsize=(7, 2.8 * len(panels)), squeeze=False, sharex=True)
+    for axis, panel in zip(axes[:, 0], panels):
+        for key in panel:
+            points = [(row["step"], row[key]) for row in rows if row.get(key) is not None]
+            steps, values = zip(*points)
+            axis.plot(steps, values, label=key, marker="o" if len(points) < 30 else None, markersize=3)
+        axis.set_ylabel(panel[0].split("/")[0] if len(panel) > 1 else panel[0])
         axis.grid(alpha=0.3)
+        if len(panel) > 1:
+            axis.legend(fontsize=8)
     axes[-1, 0].set_xlabel("step")
     if title:
         figure.suptitle(title)

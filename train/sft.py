@@ -31,13 +31,14 @@ from tqdm.auto import tqdm
 from satori.config import ConfigError, format_config, save_config, to_dict
 from satori.io import atomic_write_json, atomic_write_jsonl
 from satori.models import build_tiny_model_and_tokenizer, load_model_and_tokenizer, read_satori_meta
+from satori.prompts import build_prompt
 from satori.tracking import MetricsTracker, plot_metrics
 from train.checkpoint import export_model, latest_checkpoint, load_training_state, save_checkpoint
 from train.sft_config import SFTConfig
 from train.sft_data import (IGNORE_INDEX, BatchStream, Demo, Encoded, collate, encode_demos, load_demos,
                             split_by_question)
 
-LOSS_PLOT_KEYS = ["loss/train", "eval/loss", "eval/valid_coat", "eval/accuracy"]
+LOSS_PLOT_KEYS = ["loss/train+eval/loss", "eval/valid_coat+eval/accuracy", "optim/lr"]
 FINAL_MODEL_DIR = "model"
 
 
@@ -127,6 +128,10 @@ class SFTTrainer:
         self.train_demos, self.val_demos = split_by_question(demos, d.val_size, config.train.seed)
         self.model, self.tokenizer, self.meta = prepare_model(config, checkpoint, self.train_demos)
         self.meta["stage"] = "sft"
+        try:
+            build_prompt("1 + 1", d.template, self.tokenizer)
+        except ValueError as exc:
+            raise ConfigError(f"key 'data.template': {exc}") from None
         train_examples, self.data_stats = encode_demos(self.train_demos, self.tokenizer, d.template,
                                                        d.max_length, d.overlength)
         self.val_examples, _ = encode_demos(self.val_demos, self.tokenizer, d.template, d.max_length, d.overlength)

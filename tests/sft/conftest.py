@@ -40,3 +40,14 @@ def write_demos(path: Path, count: int, seed: int = 0) -> Path:
 @pytest.fixture(scope="session")
 def demo_file(tmp_path_factory) -> Path:
     return write_demos(tmp_path_factory.mktemp("demos") / "demos.jsonl", 120)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny models train fastest on one thread; more threads spin against each other on a shared machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

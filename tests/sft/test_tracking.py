@@ -39,7 +39,7 @@ def test_plot_metrics_writes_a_png(tmp_path):
     path = tmp_path / "metrics.jsonl"
     path.write_text("".join(json.dumps({"step": s, "loss/train": 3 - s / 10, **({"eval/loss": 2.0} if s % 5 == 0 else {})})
                             + "\n" for s in range(1, 21)))
-    out = plot_metrics(path, ["loss/train", "eval/loss", "eval/absent"], tmp_path / "plots" / "loss.png")
+    out = plot_metrics(path, ["loss/train+eval/loss", "eval/absent"], tmp_path / "plots" / "loss.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000
     with pytest.raises(ValueError, match="none of the keys"):
         plot_metrics(path, ["eval/absent"], tmp_path / "none.png")

@@ -1,0 +1,61 @@
+"""End-to-end SFT runs in-process on a tiny model: artifacts, metrics, precision and memory options."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from satori.config import ConfigError, load_config
+from satori.tracking import read_metrics
+from train.sft import SFTTrainer
+from train.sft_config import SFTConfig
+
+TINY = ["model.tiny.vocab_size=400", "model.tiny.hidden_size=64", "model.tiny.num_heads=1",
+        "data.max_length=160", "data.val_size=4", "train.batch_size=4", "optim.lr=3e-3",
+        "eval.num_generations=4", "eval.max_new_tokens=24", "tracking.tensorboard=false", "checkpoint.every=100"]
+
+
+def make_config(tmp_path, demo_file, *extra):
+    return load_config(SFTConfig, None, [f"run_dir={tmp_path / 'run'}", f"data.path={demo_file}", *TINY, *extra])
+
+
+def test_run_writes_checkpoint_model_metrics_plot_and_generation_check(tmp_path, demo_file):
+    trainer = SFTTrainer(make_config(tmp_path, demo_file, "train.max_steps=6", "data.packing=true"), progress=False)
+    before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
+    summary = trainer.train()
+    run = tmp_path / "run"
+    changed = [n for n, p in trainer.model.named_parameters() if not torch.equal(before[n], p.detach())]
+    assert len(changed) == len(before)  # every parameter moved
+    for name in ("config.yaml", "checkpoint-000006", "model/model.safetensors", "model/satori.json",
+                 "loss.png", "summary.json", "eval_step000006.jsonl", "metrics.jsonl"):
+        assert (run / name).exists(), name
+    rows = read_metrics(run / "metrics.jsonl")
+    train_rows = [r for r in rows if "loss/train" in r]
+    assert [r["step"] for r in train_rows] == list(range(1, 7))
+    assert train_rows[-1]["loss/train"] < train_rows[0]["loss/train"]
+    assert all(r["perf/tokens_per_s"] > 0 for r in train_rows)
+    assert set(summary) >= {"eval/loss", "eval/valid_coat", "eval/accuracy"}
+    generations = [json.loads(line) for line in (run / "eval_step000006.jsonl").read_text().splitlines()]
+    assert len(generations) == 4 and {"completion", "valid_coat", "status", "correct"} <= set(generations[0])
+    assert summary["eval/valid_coat"] == sum(g["valid_coat"] for g in generations) / 4
+    assert json.loads((run / "model" / "satori.json").read_text())["template"] == "satori"
+
+
+def test_bfloat16_gradient_checkpointing_and_accumulation_train(tmp_path, demo_file):
+    config = make_config(tmp_path, demo_file, "train.max_steps=3", "train.precision=bfloat16", "train.grad_accum=2",
+                         "model.gradient_checkpointing=true", "eval.num_generations=0", "data.overlength=truncate_response")
+    trainer = SFTTrainer(config, progress=False)
+    metrics = [trainer.train_step() for _ in range(3)]
+    assert all(torch.isfinite(torch.tensor(m["loss/train"])) for m in metrics)
+    assert trainer.model.dtype == torch.float32  # master weights stay float32 under autocast
+    assert trainer.model.is_gradient_checkpointing
+
+
+def test_existing_run_without_resume_is_refused(tmp_path, demo_file):
+    SFTTrainer(make_config(tmp_path, demo_file, "train.max_steps=1", "eval.num_generations=0"), progress=False).train()
+    with pytest.raises(ConfigError, match="resume=true"):
+        SFTTrainer(make_config(tmp_path, demo_file, "resume=false"), progress=False)
+    with pytest.raises(ConfigError, match="data.template"):
+        SFTTrainer(make_config(tmp_path / "other", demo_file, "data.template=chat"), progress=False)
