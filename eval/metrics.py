@@ -5,8 +5,8 @@ Definitions (what the tables report):
 - ``pass@k``: the unbiased estimator of Chen et al. (2021) for ``n`` samples of which ``c``
   are correct, ``1 - C(n-c, k) / C(n, k)``, computed as a running product so large ``n``
   does not overflow. pass@1 with one greedy sample is plain accuracy.
-- ``maj@k``: the majority answer among the first ``k`` samples is graded. Samples without an
-  extracted answer do not vote; if none has one, the problem counts as wrong. Answers are
+- ``maj@k``: the majority answer among the first ``k`` samples is graded. The votes are the
+  answers the verifier extracted (``Verdict.extracted``); samples without one do not vote; if none has one, the problem counts as wrong. Answers are
   grouped by normalised string (:func:`normalize_answer`) and, when a ``same(a, b)``
   predicate is given (the verifier's equivalence), groups whose representatives are
   equivalent are merged. Ties go to the group whose first member came earliest in sample
