@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,9 @@ class VLLMEngine(RolloutEngine):
         enable_sleep_mode: GPU colocated mode (:meth:`sleep` / :meth:`wake_up`).
         in_process: run vLLM's engine core in this process (sets ``VLLM_ENABLE_V1_MULTIPROCESSING=0``
             for the process): one vLLM import instead of two and no IPC, the better choice on CPU
-            and inside Ray actors; tensor-parallel workers still get their own processes.
+            and inside Ray actors; tensor-parallel workers still get their own processes. On CPU,
+            vLLM then owns the process's threads: ``torch.set_num_threads`` becomes a no-op, so
+            set the thread count before building the engine.
         sync_dir: where weight files for :meth:`update_weights` are written (default: a temp dir).
         **llm_kwargs: any other ``vllm.LLM`` argument.
     """
@@ -63,17 +66,18 @@ class VLLMEngine(RolloutEngine):
                  **llm_kwargs: Any):
         if in_process:
             os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
+        import vllm
         from vllm import LLM
         from vllm.platforms import current_platform
 
+        from satori.models import load_tokenizer
         from satori.tokenization import action_token_ids
 
-        if tokenizer is None:
-            from transformers import AutoTokenizer
-
-            tokenizer = AutoTokenizer.from_pretrained(model_path)
-        self.tokenizer = tokenizer
-        keep = set(action_token_ids(tokenizer))
+        if vllm.__version__.split("+")[0] != VLLM_VERSION:
+            warnings.warn(f"satori's vLLM engine is written against vllm {VLLM_VERSION} (weight sync uses its "
+                          f"internals); found {vllm.__version__}: pip install -e .[cpu] or .[gpu]", stacklevel=2)
+        self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(str(model_path))
+        keep = set(action_token_ids(self.tokenizer))
         self._drop_ids = {i for i in tokenizer.all_special_ids if i not in keep}
         self.on_cpu = current_platform.is_cpu()
         memory: dict[str, Any] = {}
@@ -96,6 +100,8 @@ class VLLMEngine(RolloutEngine):
         )
         self._sync_tmp = None if sync_dir else tempfile.TemporaryDirectory(prefix="satori-vllm-sync-")
         self.sync_dir = Path(sync_dir or self._sync_tmp.name)
+        # The one worker lives in this process: weights can be handed over without a file.
+        self.worker_in_process = type(getattr(self.llm.llm_engine, "model_executor", None)).__name__ == "UniProcExecutor"
 
     def generate(self, prompts: list[list[int]], params: SamplingParams) -> list[list[Completion]]:
         params.validate()
@@ -138,16 +144,24 @@ class VLLMEngine(RolloutEngine):
                                      skip_special_tokens=False, clean_up_tokenization_spaces=False)
 
     def update_weights(self, state_dict: dict[str, Any]) -> None:
-        """Load ``state_dict`` (Hugging Face names) into every worker and reset the prefix cache."""
-        from safetensors.torch import save_file
+        """Load ``state_dict`` (Hugging Face names) into every worker and reset the prefix cache.
 
-        path = self.sync_dir / "weights.safetensors"
-        tensors = {name: t.detach().to("cpu").contiguous() for name, t in state_dict.items()}
-        save_file(tensors, str(path))
-        try:
-            self.llm.collective_rpc("satori_load_weights_file", kwargs={"path": str(path)})
-        finally:
-            path.unlink(missing_ok=True)
+        A worker in this process gets the tensors directly; workers in other processes read them
+        from a safetensors file in ``sync_dir`` (tensors in ``collective_rpc`` arguments would be
+        serialised element by element).
+        """
+        tensors = {name: t.detach() for name, t in state_dict.items()}
+        if self.worker_in_process:
+            self.llm.collective_rpc("satori_load_weights", kwargs={"tensors": tensors})
+        else:
+            from safetensors.torch import save_file
+
+            path = self.sync_dir / "weights.safetensors"
+            save_file({name: t.to("cpu").contiguous() for name, t in tensors.items()}, str(path))
+            try:
+                self.llm.collective_rpc("satori_load_weights_file", kwargs={"path": str(path)})
+            finally:
+                path.unlink(missing_ok=True)
         self.llm.reset_prefix_cache()
 
     # GPU: NCCL broadcast from the learner (rank 0) to every engine worker.
@@ -163,13 +177,16 @@ class VLLMEngine(RolloutEngine):
         self.llm.collective_rpc("satori_receive_weights", kwargs={"specs": specs})
         self.llm.reset_prefix_cache()
 
-    # GPU colocated mode.
-    def sleep(self) -> None:
-        """Free accelerator memory for training (weights offloaded, KV cache dropped)."""
-        self.llm.sleep(level=1)
+    # GPU colocated mode (engine built with enable_sleep_mode=True).
+    def sleep(self, level: int = 1) -> None:
+        """Free accelerator memory for training: KV cache dropped, weights offloaded to host
+        memory (level 1) or discarded (level 2: the next :meth:`update_weights` must bring all)."""
+        self.llm.sleep(level=level)
 
-    def wake_up(self) -> None:
-        self.llm.wake_up()
+    def wake_up(self, tags: list[str] | None = None) -> None:
+        """Re-allocate memory; ``tags=["weights"]`` first, then :meth:`update_weights`, then
+        ``tags=["kv_cache"]`` keeps the peak lower than waking everything at once."""
+        self.llm.wake_up(tags)
         self.llm.reset_prefix_cache()
 
     def close(self) -> None:

@@ -55,13 +55,16 @@ if current_platform.is_cpu():
 class WeightSyncExtension:
     """Methods mixed into vLLM's worker class (names prefixed to avoid clashing with the worker's)."""
 
+    def satori_load_weights(self, tensors: dict[str, torch.Tensor]) -> int:
+        """Load Hugging Face-named tensors (a worker in the caller's process); returns their count."""
+        self._satori_load(tensors.items())
+        return len(tensors)
+
     def satori_load_weights_file(self, path: str) -> int:
         """Load a safetensors file of Hugging Face-named tensors into the running model; returns their count."""
         from safetensors.torch import load_file
 
-        tensors = load_file(path)
-        self._satori_load(tensors.items())
-        return len(tensors)
+        return self.satori_load_weights(load_file(path))
 
     def satori_init_weight_group(self, master_address: str, master_port: int, rank_offset: int,
                                  world_size: int) -> None:

@@ -83,8 +83,14 @@ def test_update_weights_then_greedy_matches_transformers_on_new_weights(
     assert stopped and all(c.token_ids[-1] == tiny_tokenizer.eos_token_id for c in stopped)
     assert all(tiny_tokenizer.eos_token not in c.text for c in stopped)
     assert any(REFLECT in c.text for (c,) in after)
-    # Back to the first weights: the prefix cache must not serve KV blocks computed by the steered model.
-    engine.update_weights(tiny_model.state_dict())
+    # Back to the first weights through the file that out-of-process workers read; the prefix cache
+    # must not serve KV blocks computed by the steered model.
+    assert engine.worker_in_process
+    engine.worker_in_process = False
+    try:
+        engine.update_weights(tiny_model.state_dict())
+    finally:
+        engine.worker_in_process = True
     assert token_ids(engine.generate(engine_prompts, GREEDY)) == before
 
 
