@@ -13,6 +13,8 @@ from typing import Any
 from satori.coat import ACTION_TOKENS
 
 BOS, EOS, PAD = "<|bos|>", "<|eos|>", "<|pad|>"
+QWEN2_PRETOKENIZE_REGEX = (r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
+                           r"""|\s*[\r\n]+|\s+(?!\S)|\s+""")
 # Seed text so every tokenizer knows digits, operators and the words of the prompt templates.
 BASE_CORPUS = (
     "0 1 2 3 4 5 6 7 8 9 10 100 + - * / = ( ) [ ] { } . , : ; ? ! ^ _ $ % \\boxed{} \\frac{}{} "
@@ -27,18 +29,24 @@ def build_tokenizer(corpus: Iterable[str] = (), vocab_size: int = 512) -> Any:
 
     Special tokens: ``<|bos|>``, ``<|eos|>``, ``<|pad|>`` and the three action tokens, each one id.
     """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     specials = [PAD, BOS, EOS, *ACTION_TOKENS]
     tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    # The same normalizer and pre-tokenizer as transformers' Qwen2Tokenizer, which AutoTokenizer picks for
+    # a folder whose config says qwen2: reloading the tokenizer that way then encodes identically.
+    tokenizer.normalizer = normalizers.NFC()
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(QWEN2_PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tokenizer.train_from_iterator([BASE_CORPUS, *corpus], trainer=trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token=BOS, eos_token=EOS, pad_token=PAD,
-                                   padding_side="left")
+                                   unk_token=EOS, padding_side="left")
     return fast
 
 

@@ -40,3 +40,20 @@ def test_add_action_tokens_resizes_with_mean_rows():
     assert add_action_tokens(tokenizer, model) == ids  # idempotent
     out = model(torch.tensor([ids])).logits
     assert out.shape == (1, 3, len(tokenizer)) and torch.isfinite(out).all()
+
+
+def test_tiny_tokenizer_reloads_from_a_model_folder_unchanged(tmp_path, tiny_tokenizer):
+    """AutoTokenizer picks the model type's tokenizer class (Qwen2Tokenizer for qwen2); the tiny
+    tokenizer is built with the same pre-tokenization, so the reloaded one encodes identically."""
+    from transformers import AutoTokenizer
+
+    text = "<|continue|>Solve: 2 + 13 = 15, so \\boxed{15}.\n<|reflect|>Check: 15 - 13 = 2.<|eos|>"
+    for arch in ("qwen2", "llama"):
+        folder = tmp_path / arch
+        build_model(tiny_tokenizer, arch=arch, hidden_size=64, num_heads=1).save_pretrained(folder)
+        tiny_tokenizer.save_pretrained(folder)
+        reloaded = AutoTokenizer.from_pretrained(folder)
+        assert reloaded.encode(text) == tiny_tokenizer.encode(text)
+        assert len(reloaded) == len(tiny_tokenizer)
+        assert reloaded.decode(reloaded.encode(text)) == text
+        assert (reloaded.eos_token_id, reloaded.pad_token_id) == (tiny_tokenizer.eos_token_id, tiny_tokenizer.pad_token_id)

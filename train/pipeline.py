@@ -28,16 +28,18 @@ from train.report import write_report
 DISTILL_KIND = "rl_distill"
 
 
-def run_stage(config: PipelineConfig, name: str, work: Callable[[], Any]) -> dict[str, Any]:
-    """Run ``work`` unless ``stages/NAME.json`` says it already finished; returns its record."""
+def run_stage(config: PipelineConfig, name: str, work: Callable[[], Any], inputs: Any = None) -> dict[str, Any]:
+    """Run ``work`` unless ``stages/NAME.json`` says it already finished with the same ``inputs``."""
     marker = config.root / "stages" / f"{name}.json"
     if marker.is_file():
-        print(f"[satori run] {name}: already done, skipping")
-        return json.loads(marker.read_text())
+        record = json.loads(marker.read_text())
+        if record.get("inputs") == _jsonable(inputs):
+            print(f"[satori run] {name}: already done, skipping")
+            return record
     print(f"[satori run] {name}: starting")
     start = time.time()
     result = work()
-    record = {"stage": name, "seconds": time.time() - start, "result": _jsonable(result)}
+    record = {"stage": name, "seconds": time.time() - start, "inputs": _jsonable(inputs), "result": _jsonable(result)}
     atomic_write_json(marker, record)
     print(f"[satori run] {name}: done in {record['seconds']:.0f} s")
     return record
@@ -62,7 +64,9 @@ def run_pipeline(config: PipelineConfig) -> Path:
             records.append(run_stage(config, f"distill{previous}_sft",
                                      lambda: run_sft(config.sft_config(distill_round=previous))))
         records.append(run_stage(config, f"rl{round_index}", lambda: run_ppo(config.rl_config(round_index))))
-    records.append(run_stage(config, "eval", lambda: run_eval(config.eval_config())))
+    evaluation = config.eval_config()
+    records.append(run_stage(config, "eval", lambda: run_eval(evaluation),
+                             inputs=[model.label for model in evaluation.models]))
     return write_report(config, records)
 
 
