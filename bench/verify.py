@@ -8,7 +8,10 @@ Pair sets (prediction, gold):
   math500-restyled answer rewritten (\\frac->\\dfrac, spaces, \\left/\\right dropped, $..$) vs answer
   gsm8k-self       worked answer vs its #### number
   gsm8k-decimal    number written as "n.0 dollars" vs the worked answer (numeric comparison in a worker)
-Latency: one pair per call (a call waits for its verdict); throughput: one verify_batch per set.
+Each pool first grades 300 untimed OlympiadBench pairs (parser caches are per worker process).
+Latency: one pair per call (a call waits for its verdict); throughput: one verify_batch per set;
+"cpu ms": worker CPU per pair in that batch (with other sessions loading the machine, Linux
+autogroup scheduling caps this session's CPU share, so wall-clock scaling needs an idle machine).
 Writes bench/results/verify.json.
 """
 
@@ -51,6 +54,22 @@ def pair_sets(limit: int) -> dict[str, list[tuple[str, str]]]:
     }
 
 
+def warm_up_pairs() -> list[tuple[str, list[str]]]:
+    """OlympiadBench answers against the next row's answers (not part of the timed sets)."""
+    answers = [row["final_answer"] for row in _rows("olympiadbench.jsonl")][:300]
+    return [(", ".join(answers[i]), answers[(i + 1) % len(answers)]) for i in range(len(answers))]
+
+
+def _workers_cpu_seconds(pool: VerifierPool) -> float:
+    """User+system CPU time of the pool's worker processes so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for worker in pool._workers:
+        fields = Path(f"/proc/{worker.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -59,7 +78,7 @@ def _percentile(values: list[float], q: float) -> float:
 def measure(workers: int, sets: dict[str, list[tuple[str, str]]], timeout: float) -> dict:
     with VerifierPool(workers=workers, timeout=timeout) as pool:
         pool.wait_ready()
-        pool.verify_batch([pair for pairs in sets.values() for pair in pairs[:20]])  # first-use caches
+        pool.verify_batch(warm_up_pairs())  # untimed: fills each worker's parser caches on other data
         result = {"workers": workers, "sets": {}}
         all_latencies: list[float] = []
         total_pairs, total_seconds = 0, 0.0
@@ -69,13 +88,16 @@ def measure(workers: int, sets: dict[str, list[tuple[str, str]]], timeout: float
                 start = time.perf_counter()
                 pool.verify(*pair)
                 latencies.append(time.perf_counter() - start)
+            cpu_before = _workers_cpu_seconds(pool)
             start = time.perf_counter()
             verdicts = pool.verify_batch(pairs)
             seconds = time.perf_counter() - start
+            cpu = _workers_cpu_seconds(pool) - cpu_before
             statuses = {s: sum(v.status == s for v in verdicts) for s in ("correct", "incorrect", "unparseable", "timeout")}
             result["sets"][name] = {
                 "pairs": len(pairs), "pairs_per_s": len(pairs) / seconds, "p50_ms": 1000 * statistics.median(latencies),
-                "p99_ms": 1000 * _percentile(latencies, 0.99), "statuses": statuses}
+                "p99_ms": 1000 * _percentile(latencies, 0.99), "worker_cpu_ms_per_pair": 1000 * cpu / len(pairs),
+                "statuses": statuses}
             all_latencies += latencies
             total_pairs += len(pairs)
             total_seconds += seconds
@@ -94,12 +116,13 @@ def main() -> None:
     sets = pair_sets(args.limit)
     load = os.getloadavg()[0]
     results = [measure(workers, sets, args.timeout) for workers in (1, 2)]
-    print(f"{'set':<18}{'workers':>8}{'pairs':>7}{'pairs/s':>10}{'p50 ms':>9}{'p99 ms':>9}  statuses")
+    print(f"{'set':<18}{'workers':>8}{'pairs':>7}{'pairs/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'cpu ms':>8}  statuses")
     for result in results:
         for name, row in [*result["sets"].items(), ("ALL", result["all"])]:
             statuses = " ".join(f"{k}={v}" for k, v in row.get("statuses", {}).items() if v)
+            cpu = f"{row['worker_cpu_ms_per_pair']:>8.2f}" if "worker_cpu_ms_per_pair" in row else " " * 8
             print(f"{name:<18}{result['workers']:>8}{row['pairs']:>7}{row['pairs_per_s']:>10.1f}"
-                  f"{row['p50_ms']:>9.2f}{row['p99_ms']:>9.1f}  {statuses}")
+                  f"{row['p50_ms']:>9.2f}{row['p99_ms']:>9.1f}{cpu}  {statuses}")
     speedup = results[1]["all"]["pairs_per_s"] / results[0]["all"]["pairs_per_s"]
     print(f"throughput 2 workers / 1 worker: {speedup:.2f}x   (1-min load average at start: {load:.1f}, "
           f"{os.cpu_count()} CPUs)")

@@ -3,7 +3,8 @@
 LaTeX is parsed only by latex2sympy2_extended's ANTLR grammar into sympy objects; no string
 is ever handed to ``eval``/``sympify``/``parse_expr``. Comparison is structural first, then
 numeric (relative tolerance ``rel_tol`` when either side holds a decimal), then symbolic
-(``simplify`` of the difference, and agreement at sample points of both signs).
+(agreement at sample points of both signs; ``simplify`` of the difference when too few
+points are defined).
 
 Semantics, one rule per kind of answer:
 - equation vs value: ``x=3`` equals ``3`` when one side of the equation is a lone symbol;
@@ -16,6 +17,7 @@ Semantics, one rule per kind of answer:
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -75,8 +77,12 @@ def _parse_latex(latex: str) -> Any:
         return _Converter(fast=False).parse(latex)
 
 
+@functools.lru_cache(maxsize=4096)
 def parse(latex: str) -> Any:
-    """sympy object for ``latex`` (already normalized); raises :class:`ParseError`."""
+    """sympy object for ``latex`` (already normalized); raises :class:`ParseError`.
+
+    Cached: in RL many samples share one gold answer (sympy objects are immutable).
+    """
     try:
         obj = _parse_latex(latex)
     except RecursionError:
@@ -84,7 +90,7 @@ def parse(latex: str) -> Any:
     except Exception as exc:  # the ANTLR listener raises a bare Exception on syntax errors
         raise ParseError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
     _refuse_huge(obj)
-    return obj
+    return sympy.ImmutableMatrix(obj) if isinstance(obj, sympy.MatrixBase) else obj
 
 
 def equivalent(gold: Any, pred: Any, rel_tol: float, gold_flags: tuple[bool, bool] = (False, False),
@@ -287,15 +293,13 @@ def _equal_expressions(g: Any, p: Any, tol: float) -> bool:
         if isinstance(g, sympy.Rational) and isinstance(p, sympy.Rational):
             return bool(g == p)
         return _close(g, p, rel)
-    if _same_at_sample_points(g, p, symbols, rel) is False:
-        return False
-    try:
-        difference = sympy.simplify(g - p)
+    sampled = _same_at_sample_points(g, p, symbols, rel)
+    if sampled is not None:
+        return sampled
+    try:  # too few points where both sides are defined: fall back to simplify
+        return bool(sympy.simplify(g - p) == 0)
     except Exception:
-        difference = None
-    if difference == 0:
-        return True
-    return bool(_same_at_sample_points(g, p, symbols, rel))
+        return False
 
 
 def _imaginary_unit(expr: Any, other: Any) -> Any:

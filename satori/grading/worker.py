@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 MEMORY_LIMIT_BYTES = 4 * 1024 ** 3
+IDLE_SECONDS = 0.2  # warm up only after this long without a job, so batches never wait for it
 
 
 def run_job(job: dict[str, Any]) -> dict[str, str]:
@@ -77,7 +78,7 @@ def _lines(fd: int, idle: list[str]) -> Iterator[bytes]:
     buffer = b""
     while True:
         while b"\n" not in buffer:
-            if idle and not select.select([fd], [], [], 0)[0]:
+            if idle and not select.select([fd], [], [], IDLE_SECONDS)[0]:
                 try:
                     parse(idle.pop(0))
                 except ParseError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -108,6 +109,7 @@ def test_verify_never_raises_on_odd_types(pool):
     for prediction, gold in [(None, "1"), (3, 3), ("1", []), ("1", None), (b"1", "1"), ("1", [None])]:
         verdict = verify(prediction, gold, timeout=TIMEOUT)
         assert verdict.status in ("correct", "incorrect", "unparseable")
+        assert json.loads(json.dumps(verdict.to_dict()))["status"] == verdict.status
 
 
 def test_importing_grading_is_light():
