@@ -8,8 +8,9 @@ Pair sets (prediction, gold):
   math500-restyled answer rewritten (\\frac->\\dfrac, spaces, \\left/\\right dropped, $..$) vs answer
   gsm8k-self       worked answer vs its #### number
   gsm8k-decimal    number written as "n.0 dollars" vs the worked answer (numeric comparison in a worker)
-Each pool first grades 300 untimed OlympiadBench pairs (parser caches are per worker process).
-Latency: one pair per call (a call waits for its verdict); throughput: one verify_batch per set;
+Each set gets a fresh pool that first grades 120 untimed OlympiadBench pairs (parser caches are
+per worker process). Latency: one pair per call on the first half of the set (a call waits for
+its verdict); throughput: one verify_batch over the second half;
 "cpu ms": worker CPU per pair in that batch (with other sessions loading the machine, Linux
 autogroup scheduling caps this session's CPU share, so wall-clock scaling needs an idle machine).
 Writes bench/results/verify.json.
@@ -56,7 +57,7 @@ def pair_sets(limit: int) -> dict[str, list[tuple[str, str]]]:
 
 def warm_up_pairs() -> list[tuple[str, list[str]]]:
     """OlympiadBench answers against the next row's answers (not part of the timed sets)."""
-    answers = [row["final_answer"] for row in _rows("olympiadbench.jsonl")][:300]
+    answers = [row["final_answer"] for row in _rows("olympiadbench.jsonl")][:120]
     return [(", ".join(answers[i]), answers[(i + 1) % len(answers)]) for i in range(len(answers))]
 
 
@@ -76,35 +77,40 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def measure(workers: int, sets: dict[str, list[tuple[str, str]]], timeout: float) -> dict:
-    with VerifierPool(workers=workers, timeout=timeout) as pool:
-        pool.wait_ready()
-        pool.verify_batch(warm_up_pairs())  # untimed: fills each worker's parser caches on other data
-        result = {"workers": workers, "sets": {}}
-        all_latencies: list[float] = []
-        total_pairs, total_seconds = 0, 0.0
-        for name, pairs in sets.items():
+    """Per set, a fresh pool: untimed warm-up, latency on the first half, throughput on the second.
+
+    The halves are disjoint so the workers' parse cache cannot replay timed pairs.
+    """
+    result = {"workers": workers, "sets": {}}
+    all_latencies: list[float] = []
+    total_pairs, total_seconds = 0, 0.0
+    for name, pairs in sets.items():
+        half = len(pairs) // 2
+        with VerifierPool(workers=workers, timeout=timeout) as pool:
+            pool.wait_ready()
+            pool.verify_batch(warm_up_pairs())  # untimed: fills each worker's parser caches on other data
             latencies = []
-            for pair in pairs:
+            for pair in pairs[:half]:
                 start = time.perf_counter()
                 pool.verify(*pair)
                 latencies.append(time.perf_counter() - start)
-            cpu_before = _workers_cpu_seconds(pool)
+            restarts, cpu_before = pool.restarts, _workers_cpu_seconds(pool)
             start = time.perf_counter()
-            verdicts = pool.verify_batch(pairs)
+            verdicts = pool.verify_batch(pairs[half:])
             seconds = time.perf_counter() - start
-            cpu = _workers_cpu_seconds(pool) - cpu_before
-            statuses = {s: sum(v.status == s for v in verdicts) for s in ("correct", "incorrect", "unparseable", "timeout")}
-            result["sets"][name] = {
-                "pairs": len(pairs), "pairs_per_s": len(pairs) / seconds, "p50_ms": 1000 * statistics.median(latencies),
-                "p99_ms": 1000 * _percentile(latencies, 0.99), "worker_cpu_ms_per_pair": 1000 * cpu / len(pairs),
-                "statuses": statuses}
-            all_latencies += latencies
-            total_pairs += len(pairs)
-            total_seconds += seconds
-        result["all"] = {"pairs": total_pairs, "pairs_per_s": total_pairs / total_seconds,
-                         "p50_ms": 1000 * statistics.median(all_latencies),
-                         "p99_ms": 1000 * _percentile(all_latencies, 0.99)}
-        return result
+            cpu = _workers_cpu_seconds(pool) - cpu_before if pool.restarts == restarts else float("nan")
+        statuses = {s: sum(v.status == s for v in verdicts) for s in ("correct", "incorrect", "unparseable", "timeout")}
+        result["sets"][name] = {
+            "latency_pairs": half, "batch_pairs": len(pairs) - half, "pairs_per_s": (len(pairs) - half) / seconds,
+            "p50_ms": 1000 * statistics.median(latencies), "p99_ms": 1000 * _percentile(latencies, 0.99),
+            "worker_cpu_ms_per_pair": 1000 * cpu / (len(pairs) - half), "statuses": statuses}
+        all_latencies += latencies
+        total_pairs += len(pairs) - half
+        total_seconds += seconds
+    result["all"] = {"batch_pairs": total_pairs, "pairs_per_s": total_pairs / total_seconds,
+                     "p50_ms": 1000 * statistics.median(all_latencies),
+                     "p99_ms": 1000 * _percentile(all_latencies, 0.99)}
+    return result
 
 
 def main() -> None:
@@ -121,7 +127,7 @@ def main() -> None:
         for name, row in [*result["sets"].items(), ("ALL", result["all"])]:
             statuses = " ".join(f"{k}={v}" for k, v in row.get("statuses", {}).items() if v)
             cpu = f"{row['worker_cpu_ms_per_pair']:>8.2f}" if "worker_cpu_ms_per_pair" in row else " " * 8
-            print(f"{name:<18}{result['workers']:>8}{row['pairs']:>7}{row['pairs_per_s']:>10.1f}"
+            print(f"{name:<18}{result['workers']:>8}{row['batch_pairs']:>7}{row['pairs_per_s']:>10.1f}"
                   f"{row['p50_ms']:>9.2f}{row['p99_ms']:>9.1f}{cpu}  {statuses}")
     speedup = results[1]["all"]["pairs_per_s"] / results[0]["all"]["pairs_per_s"]
     print(f"throughput 2 workers / 1 worker: {speedup:.2f}x   (1-min load average at start: {load:.1f}, "
