@@ -8,6 +8,7 @@ from dataclasses import dataclass
 BOX_COMMANDS = ("\\boxed", "\\fbox")
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])\s*")
 _BARE_TOKEN_RE = re.compile(r"[^\s$\\{}]+")
+_BRACE_RE = re.compile(r"\\[{}]|[{}]")  # an escaped brace is one token, never a delimiter
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,10 @@ def find_boxes(text: str, strict: bool = False) -> list[BoxSpan]:
 
     ``\\boxed 5`` (a single token without braces) is accepted as content ``5``. An unclosed
     box is skipped, or raises :class:`UnbalancedBox` with ``strict``; so does a nested box
-    with ``strict``. Linear in ``len(text)``.
+    with ``strict``. Linear in ``len(text)``, however many boxes are left unclosed.
     """
     spans: list[BoxSpan] = []
+    closing = brace_partners(text)
     pos = 0
     while True:
         match = _BOX_RE.search(text, pos)
@@ -38,7 +40,7 @@ def find_boxes(text: str, strict: bool = False) -> list[BoxSpan]:
             return spans
         open_at = match.end()
         if open_at < len(text) and text[open_at] == "{":
-            close = matching_brace(text, open_at)
+            close = closing.get(open_at, -1)
             if close < 0:
                 if strict:
                     raise UnbalancedBox(f"\\boxed{{ opened at offset {match.start()} is never closed")
@@ -56,24 +58,16 @@ def find_boxes(text: str, strict: bool = False) -> list[BoxSpan]:
             pos = token.end() if token is not None else open_at
 
 
-def matching_brace(text: str, open_at: int) -> int:
-    """Index of the ``}`` closing the ``{`` at ``open_at`` (escaped braces ignored), or -1."""
-    depth = 0
-    i = open_at
-    n = len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "\\" and i + 1 < n and text[i + 1] in "{}":
-            i += 2
-            continue
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return -1
+def brace_partners(text: str) -> dict[int, int]:
+    """Index of each ``{`` that closes -> index of its ``}`` (escaped braces ignored); one linear pass."""
+    partners: dict[int, int] = {}
+    opened: list[int] = []
+    for match in _BRACE_RE.finditer(text):
+        if match.group(0) == "{":
+            opened.append(match.start())
+        elif match.group(0) == "}" and opened:
+            partners[opened.pop()] = match.start()
+    return partners
 
 
 def last_boxed(text: str) -> str | None:

@@ -1,4 +1,4 @@
-from satori.latex import BoxSpan, find_boxes, last_boxed, matching_brace
+from satori.latex import BoxSpan, brace_partners, find_boxes, last_boxed
 
 
 def test_boxes_balanced_nested_braces_and_bare_tokens():
@@ -14,10 +14,16 @@ def test_unclosed_box_is_skipped_unless_strict():
     assert find_boxes(r"\boxed{") == []
 
 
-def test_matching_brace():
-    assert matching_brace("{a{b}c}", 0) == 6
-    assert matching_brace("{a{b}c", 0) == -1
-    assert matching_brace(r"{\}}", 0) == 3
+def test_brace_partners():
+    assert brace_partners("{a{b}c}") == {0: 6, 2: 4}
+    assert brace_partners("{a{b}c") == {2: 4}
+    assert brace_partners(r"{\}}") == {0: 3}
+    assert brace_partners("}{}{") == {1: 2}
+
+
+def test_many_unclosed_boxes_stay_linear():
+    text = "\\boxed{ " * 20_000 + "\\boxed{7}"
+    assert last_boxed(text) == "7"
 
 
 def test_long_input_is_linear():

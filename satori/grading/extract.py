@@ -19,7 +19,6 @@ _SENTENCE_END_RE = re.compile(r"\.(?=\s|$)")
 _MAX_LINE = 2000
 _BOX_SEPARATOR_RE = re.compile(r"[\s$,;]*(?:(?:and|\\text\{\s*and\s*\})[\s$,;]*)?")  # not "or": alternatives
 _LAST_IS_RE = re.compile(r".*\bis\s+", re.DOTALL)
-_BRACE_RE = re.compile(r"\\[{}]|[{}]")  # an escaped brace is one token, as in satori.latex.matching_brace
 
 
 def extract_answer(completion: str) -> str | None:
@@ -29,7 +28,7 @@ def extract_answer(completion: str) -> str | None:
     """
     if not completion:
         return None
-    boxes = find_boxes(_mask_unclosed_braces(completion))
+    boxes = find_boxes(completion)
     if boxes:
         first = len(boxes) - 1
         while first > 0 and _BOX_SEPARATOR_RE.fullmatch(completion, boxes[first - 1].end, boxes[first].start):
@@ -51,27 +50,6 @@ def extract_answer(completion: str) -> str | None:
     if not candidates:
         return None
     return max(candidates)[1]
-
-
-def _mask_unclosed_braces(text: str) -> str:
-    """``text`` with each ``{`` that never closes replaced by ``$``, in one linear pass.
-
-    ``find_boxes`` skips an unclosed ``\\boxed{`` only after scanning to the end of the text,
-    which is quadratic for thousands of them; masked, such a box is skipped at once. Matched
-    braces (and so every balanced box) are unchanged, and ``$`` cannot start a bare box token.
-    """
-    unclosed: list[int] = []
-    for brace in _BRACE_RE.finditer(text):
-        if brace.group(0) == "{":
-            unclosed.append(brace.start())
-        elif brace.group(0) == "}" and unclosed:
-            unclosed.pop()
-    if not unclosed:
-        return text
-    chars = list(text)
-    for position in unclosed:
-        chars[position] = "$"
-    return "".join(chars)
 
 
 def answer_of(text: str) -> str:
