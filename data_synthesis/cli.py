@@ -20,18 +20,18 @@ from data_synthesis.agents import LLMCritic, LLMGenerator, OutcomeRewardModel, R
 from data_synthesis.config import SynthConfig
 from data_synthesis.pipeline import Synthesizer, run_synthesis
 from data_synthesis.sources import load_source
-from satori.config import ConfigError, format_config, load_config, read_yaml, save_config, to_dict
+from satori.cli import add_config_arguments, load_stage_config
+from satori.config import ConfigError, format_config, read_yaml, save_config, to_dict
 from satori.io import DataError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="YAML config (a pipeline YAML's synth: section is used)")
-    parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. source.procedural.n=100")
+    add_config_arguments(parser, "synth", "source.procedural.n=100")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = load_config(SynthConfig, args.config, args.overrides, section="synth")
+        config = load_stage_config(SynthConfig, args, section="synth")
     except ConfigError as exc:
         print(f"satori synth: {exc}", file=sys.stderr)
         return 2

@@ -22,6 +22,23 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def add_config_arguments(parser: argparse.ArgumentParser, section: str, example: str) -> None:
+    """The ``CONFIG [key=value ...]`` arguments every stage subcommand takes."""
+    parser.add_argument("config", nargs="?",
+                        help=f"YAML config: a stage file, or a pipeline file whose `{section}:` section is used")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help=f"overrides, e.g. {example}")
+
+
+def load_stage_config(cls: type, args: argparse.Namespace, section: str | None) -> object:
+    """The stage config from ``args`` (a first positional holding ``=`` is an override: no file)."""
+    from satori.config import load_config
+
+    path, overrides = args.config, list(args.overrides)
+    if path is not None and "=" in path:
+        path, overrides = None, [path, *overrides]
+    return load_config(cls, path, overrides, section=section)
+
+
 def _available() -> dict[str, tuple[str, str]]:
     """Subcommands whose module is present in this checkout."""
     found = {}

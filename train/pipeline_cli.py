@@ -5,19 +5,19 @@ from __future__ import annotations
 import argparse
 import sys
 
-from satori.config import ConfigError, load_config
+from satori.cli import add_config_arguments, load_stage_config
+from satori.config import ConfigError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="pipeline YAML, e.g. configs/quickstart.yaml")
-    parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. rounds=2 rl.total_steps=10")
+    add_config_arguments(parser, "run", "rounds=2 rl.total_steps=10")
 
 
 def run(args: argparse.Namespace) -> int:
     from train.pipeline_config import PipelineConfig
 
     try:
-        config = load_config(PipelineConfig, args.config, args.overrides)
+        config = load_stage_config(PipelineConfig, args, section=None)
     except ConfigError as exc:
         print(f"satori run: {exc}", file=sys.stderr)
         return 2

@@ -5,19 +5,19 @@ from __future__ import annotations
 import argparse
 import sys
 
-from satori.config import ConfigError, load_config
+from satori.cli import add_config_arguments, load_stage_config
+from satori.config import ConfigError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="YAML config (an RL config, or a pipeline config with an `rl:` section)")
-    parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. algo.actor_lr=1e-6 total_steps=20")
+    add_config_arguments(parser, "rl", "algo.actor_lr=1e-6 total_steps=20")
 
 
 def run(args: argparse.Namespace) -> int:
     from train.rl.config import RLConfig
 
     try:
-        config = load_config(RLConfig, args.config, args.overrides, section="rl")
+        config = load_stage_config(RLConfig, args, section="rl")
     except ConfigError as exc:
         print(f"satori rl: {exc}", file=sys.stderr)
         return 2
