@@ -100,8 +100,9 @@ class VLLMEngine(RolloutEngine):
         )
         self._sync_tmp = None if sync_dir else tempfile.TemporaryDirectory(prefix="satori-vllm-sync-")
         self.sync_dir = Path(sync_dir or self._sync_tmp.name)
-        # The one worker lives in this process: weights can be handed over without a file.
-        self.worker_in_process = type(getattr(self.llm.llm_engine, "model_executor", None)).__name__ == "UniProcExecutor"
+        # When the only worker runs in this process, weights are handed over without a file.
+        executor = getattr(self.llm.llm_engine, "model_executor", None)
+        self.worker_in_process = type(executor).__name__ == "UniProcExecutor"
 
     def generate(self, prompts: list[list[int]], params: SamplingParams) -> list[list[Completion]]:
         params.validate()
@@ -173,7 +174,7 @@ class VLLMEngine(RolloutEngine):
             "world_size": world_size})
 
     def receive_weights(self, specs: list[tuple[str, str, list[int]]]) -> None:
-        """Receive the tensors the learner broadcasts with :func:`send_weights`; ``specs`` from :func:`weight_specs`."""
+        """Receive the tensors the learner broadcasts with :func:`send_weights` (``specs``: :func:`weight_specs`)."""
         self.llm.collective_rpc("satori_receive_weights", kwargs={"specs": specs})
         self.llm.reset_prefix_cache()
 
