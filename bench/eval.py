@@ -13,11 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# Run as a script, this file's folder comes first on sys.path and its name would shadow the `eval` package.
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
 
 def tiny_checkpoint(folder: Path) -> str:
@@ -88,6 +91,7 @@ def main() -> None:
     from satori.io import atomic_write_json
 
     atomic_write_json(args.out, {"model": args.model or "tiny", "problems": args.problems,
+                                 "load_average_1min_at_end": round(os.getloadavg()[0], 1),
                                  "max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size,
                                  "results": results})
 
