@@ -26,8 +26,10 @@ def make_config(policy_dir, *overrides):
 def rollout_batch(policy_dir, tokenizer, advantage="gae"):
     """Real samples from the tiny policy (HF engine), rewarded by a fixed rule."""
     engine = HFEngine(str(policy_dir))
-    prompts = [tokenizer.encode(q, add_special_tokens=False) for q in ("1 + 2 =", "7 + 5 =", "3 + 3 =")]
+    prompts = [tokenizer.encode(q, add_special_tokens=False) for q in ("7 + 5 + 11 + 4 + 8 =", "1 + 2 =", "3 =")]
     groups = engine.generate(prompts, SamplingParams(max_new_tokens=6, temperature=0.9, n=2, seed=0))
+    groups[2][1].token_ids[1:] = []  # a short response: micro-batches then differ in width
+    groups[2][1].logprobs[1:] = []
     samples = [Sample(c.prompt_ids, c.token_ids, c.logprobs, reward=-float(c.token_ids[0] % 2 + i), group=g)
                for g, group in enumerate(groups) for i, c in enumerate(group)]
     return collate(samples, tokenizer.pad_token_id)

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
+from torch import nn
 
 from train.algorithms.kl import kl_estimate
 from train.algorithms.logprobs import entropy_from_logits, masked_mean, token_logprobs
@@ -75,7 +76,9 @@ class Learner:
                 out.setdefault("logprobs_ref", []).append(token_logprobs(ref_logits, labels, temperature).cpu())
             if self.critic is not None:
                 out.setdefault("values_old", []).append(self.critic(ids, attn)[:, :-1].cpu())
-        return {key: torch.cat(parts) for key, parts in out.items()}
+        width = batch["labels"].shape[1]  # micro-batches drop padding columns; pad back to (b, L-1)
+        return {key: torch.cat([nn.functional.pad(p, (0, width - p.shape[1])) if p.dim() == 2 else p for p in parts])
+                for key, parts in out.items()}
 
     # ----------------------------------------------------------------------------- update
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
