@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -23,6 +24,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+THREADS = {"tiny": 1, "smollm2-135m": 2}  # a model as small as the tiny one runs fastest on one thread
 MODELS = {
     "tiny": ["model.source=tiny", "data.max_length=384", "train.batch_size=8"],
     "smollm2-135m": ["model.source=smollm2-135m-gguf", "data.template=chat", "data.max_length=512",
@@ -76,14 +78,14 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--steps", type=int, default=10, help="timed optimizer steps per model")
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, help="torch threads (default: 1 for tiny, 2 for the 135M model)")
     parser.add_argument("--demos", type=int, default=400, help="procedural demonstrations to synthesize")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--demos-file", help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        result = measure(args.child, Path(args.demos_file), args.steps, args.warmup, args.threads,
+        result = measure(args.child, Path(args.demos_file), args.steps, args.warmup, args.threads or THREADS[args.child],
                          Path(args.work) / args.child)
         print("RESULT " + json.dumps(result))
         return
@@ -91,9 +93,10 @@ def main() -> None:
         demos = make_demos(Path(work) / "synth", args.demos)
         results = []
         for model in args.models:
+            threads = args.threads or THREADS[model]
             out = subprocess.run([sys.executable, __file__, "--child", model, "--demos-file", str(demos),
                                   "--work", work, "--steps", str(args.steps), "--warmup", str(args.warmup),
-                                  "--threads", str(args.threads)], capture_output=True, text=True, check=True)
+                                  "--threads", str(threads)], capture_output=True, text=True, check=True)
             line = next(l for l in out.stdout.splitlines() if l.startswith("RESULT "))
             results.append(json.loads(line[len("RESULT "):]))
     header = f"{'model':<14}{'params':>12}{'seq/step':>10}{'tokens/s':>11}{'resp tok/s':>12}{'step s':>9}{'peak MiB':>10}"
@@ -103,9 +106,12 @@ def main() -> None:
               f"{r['response_tokens_per_s']:>12,.0f}{r['step_s']:>9.2f}{r['peak_rss_mib']:>10,.0f}")
     out_path = ROOT / "bench" / "results" / "sft.json"
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    previous = json.loads(out_path.read_text())["results"] if out_path.is_file() else []
+    kept = [r for r in previous if r["model"] not in {r["model"] for r in results}]  # other models' last numbers
+    command = "python bench/sft.py " + " ".join(sys.argv[1:])
     out_path.write_text(json.dumps({"machine": platform.processor() or platform.machine(),
-                                    "command": "python bench/sft.py " + " ".join(sys.argv[1:]),
-                                    "results": results}, indent=2) + "\n")
+                                    "results": kept + [{**r, "command": command, "load_average": os.getloadavg()[0]}
+                                                       for r in results]}, indent=2) + "\n")
     print(f"wrote {out_path}")
 
 
