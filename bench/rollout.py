@@ -143,6 +143,7 @@ def main() -> int:
                    *(["--multiprocess"] * args.multiprocess)]
         out = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout
         rows.append(next(json.loads(line[4:]) for line in out.splitlines() if line.startswith("ROW ")))
+        print(json.dumps(rows[-1]), flush=True)
     print_table(rows, args.batch_sizes)
     from satori.io import atomic_write_json
 
