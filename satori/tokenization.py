@@ -48,3 +48,16 @@ def resize_with_mean_init(model: Any, vocab_size: int) -> None:
             embeddings.append(output.weight)
         for weight in embeddings:
             weight[old:] = weight[:old].mean(dim=0, keepdim=True)
+
+
+class ActionKeepingDecoder:
+    """Decodes generated ids to text keeping the action tokens and dropping every other special token."""
+
+    def __init__(self, tokenizer: Any):
+        self.tokenizer = tokenizer
+        keep = set(action_token_ids(tokenizer))
+        self.drop_ids = {i for i in tokenizer.all_special_ids if i not in keep}
+
+    def __call__(self, token_ids: list[int]) -> str:
+        return self.tokenizer.decode([t for t in token_ids if t not in self.drop_ids],
+                                     skip_special_tokens=False, clean_up_tokenization_spaces=False)

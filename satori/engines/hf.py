@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from satori.engines.base import Completion, RolloutEngine, SamplingParams
+from satori.tokenization import ActionKeepingDecoder
 
 
 class HFEngine(RolloutEngine):
@@ -37,10 +38,7 @@ class HFEngine(RolloutEngine):
         self.tokenizer = tokenizer
         self.max_batch_size = max_batch_size
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        from satori.tokenization import action_token_ids
-
-        keep = set(action_token_ids(tokenizer))
-        self._drop_ids = {i for i in tokenizer.all_special_ids if i not in keep}
+        self._decode = ActionKeepingDecoder(tokenizer)
 
     @torch.no_grad()
     def generate(self, prompts: list[list[int]], params: SamplingParams) -> list[list[Completion]]:
@@ -93,8 +91,7 @@ class HFEngine(RolloutEngine):
 
     def decode(self, token_ids: list[int]) -> str:
         """Text of ``token_ids`` with action tokens kept and every other special token dropped."""
-        return self.tokenizer.decode([t for t in token_ids if t not in self._drop_ids],
-                                     skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        return self._decode(token_ids)
 
     def update_weights(self, state_dict: dict[str, Any]) -> None:
         self.model.load_state_dict(state_dict, strict=False)

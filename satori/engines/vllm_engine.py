@@ -71,14 +71,13 @@ class VLLMEngine(RolloutEngine):
         from vllm.platforms import current_platform
 
         from satori.models import load_tokenizer
-        from satori.tokenization import action_token_ids
+        from satori.tokenization import ActionKeepingDecoder
 
         if vllm.__version__.split("+")[0] != VLLM_VERSION:
             warnings.warn(f"satori's vLLM engine is written against vllm {VLLM_VERSION} (weight sync uses its "
                           f"internals); found {vllm.__version__}: pip install -e .[cpu] or .[gpu]", stacklevel=2)
         self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(str(model_path))
-        keep = set(action_token_ids(self.tokenizer))
-        self._drop_ids = {i for i in tokenizer.all_special_ids if i not in keep}
+        self._decode = ActionKeepingDecoder(self.tokenizer)
         self.on_cpu = current_platform.is_cpu()
         memory: dict[str, Any] = {}
         if gpu_memory_utilization is not None:
@@ -141,8 +140,7 @@ class VLLMEngine(RolloutEngine):
 
     def decode(self, token_ids: list[int]) -> str:
         """Text of ``token_ids`` with action tokens kept and every other special token dropped."""
-        return self.tokenizer.decode([t for t in token_ids if t not in self._drop_ids],
-                                     skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        return self._decode(token_ids)
 
     def update_weights(self, state_dict: dict[str, Any]) -> None:
         """Load ``state_dict`` (Hugging Face names) into every worker and reset the prefix cache.
