@@ -13,7 +13,7 @@ from train.sft import response_loss_sum
 from train.sft_data import (IGNORE_INDEX, BatchStream, Demo, collate, encode_demos, load_demos, pack_rows,
                             split_by_question)
 
-from conftest import make_demos
+from sft_demos import make_demos
 
 
 def demos_from(rows):

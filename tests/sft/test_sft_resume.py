@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 from satori.tracking import read_metrics
 from train.checkpoint import latest_checkpoint
 
-from conftest import write_demos
+from sft_demos import write_demos
 
 ROOT = Path(__file__).resolve().parents[2]
 
