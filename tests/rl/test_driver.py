@@ -58,28 +58,43 @@ def test_cli_run_survives_sigkill_and_resumes(tmp_path, tiny_policy_dir):
     assert (tmp_path / "config.yaml").is_file()
 
 
-def test_rollout_worker_killed_mid_step_is_restarted_with_current_weights(tmp_path, tiny_policy_dir):
+def test_rollout_worker_killed_between_and_during_steps_is_restarted_with_current_weights(tmp_path, tiny_policy_dir):
     import ray
 
     from train.rl.driver import PPOTrainer
 
     config = load_config(RLConfig, None, [f"run_dir={tmp_path}", f"model.policy={tiny_policy_dir}", *SMALL,
-                                          "rollout.max_new_tokens=48", "rae.enabled=false", "total_steps=3"])
+                                          "rae.enabled=false", "total_steps=3"])
     trainer = PPOTrainer(config)
+    worker = trainer.rollout_workers[0]
+
+    def worker_pid() -> int:
+        return ray.get(worker.pid.remote())
+
     try:
         trainer.train_step()
         assert trainer.weights_version == 1
-        worker = trainer.rollout_workers[0]
-        pid = ray.get(worker.pid.remote())
-        killer = threading.Timer(1.0, os.kill, (pid, signal.SIGKILL))
-        killer.start()
+        # Killed between steps: Ray restarts it with its initial weights; it must be re-synced first.
+        first_pid = worker_pid()
+        os.kill(first_pid, signal.SIGKILL)
         metrics = trainer.train_step()
-        killer.join()
         assert trainer.counters["rollout_worker_restarts"] >= 1
-        assert ray.get(worker.pid.remote()) != pid
-        assert metrics["rollout/response_length"] > 0
-        # every prompt of the step got exactly its samples: 6 prompts x 2 samples
-        assert metrics["rollout/accuracy"] >= 0 and trainer.weights_version == 2
-        assert metrics["rollout/logprob_mismatch"] < 1e-3  # the restarted worker holds the current weights
+        assert ray.get(worker.pid.remote()) != first_pid
+        assert metrics["rollout/logprob_mismatch"] < 1e-3  # sampled from the current weights
+        assert trainer.weights_version == 2
+
+        # Killed in the middle of generating: the shard is re-run, every prompt gets its n samples.
+        restarts = trainer.counters["rollout_worker_restarts"]
+        prompts = [[5, 6, 7]] * 16
+        params = {"max_new_tokens": 300, "temperature": 1.0, "n": 4, "seed": 1}
+        killer = threading.Timer(0.5, os.kill, (worker_pid(), signal.SIGKILL))  # pid asked before it is busy
+        start = time.time()
+        killer.start()
+        groups = trainer.generate(prompts, params)
+        killer.join()
+        assert time.time() - start > 0.5, "generation ended before the kill: make it longer"
+        assert trainer.counters["rollout_worker_restarts"] > restarts
+        assert [len(g) for g in groups] == [4] * 16
+        assert all(c["prompt_ids"] == [5, 6, 7] for g in groups for c in g)
     finally:
         ray.shutdown()
