@@ -66,7 +66,7 @@ class SamplingConfig:
 
     def params(self) -> SamplingParams:
         """The engine's sampling parameters."""
-        return SamplingParams(**asdict(self))
+        return SamplingParams(**asdict(self), logprobs=False)
 
     def validate(self) -> None:
         try:

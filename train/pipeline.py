@@ -84,7 +84,7 @@ def collect_rl_trajectories(config: PipelineConfig, round_index: int) -> dict[st
                                 rl.data.difficulty)
     engine = HFEngine(str(config.rl_dir(round_index) / "final"), max_batch_size=distill.batch_size)
     params = SamplingParams(max_new_tokens=distill.max_new_tokens, temperature=distill.temperature,
-                            n=distill.samples_per_problem, seed=config.seed)
+                            n=distill.samples_per_problem, seed=config.seed, logprobs=False)
     groups = engine.generate([encode_prompt(p.question, engine.tokenizer, rl.data.template) for p in problems],
                              params)
     with VerifierPool(workers=rl.reward.processes_per_worker, timeout=rl.reward.verify_timeout) as grader:

@@ -263,7 +263,7 @@ def generation_check(model: Any, tokenizer: Any, demos: list[Demo], template: st
 
     engine = HFEngine(model, tokenizer, max_batch_size=batch_size)
     prompts = [encode_prompt(d.question, tokenizer, template) for d in demos]
-    outputs = engine.generate(prompts, SamplingParams(max_new_tokens=max_new_tokens, temperature=0.0))
+    outputs = engine.generate(prompts, SamplingParams(max_new_tokens=max_new_tokens, temperature=0.0, logprobs=False))
     completions = [out[0] for out in outputs]
     verdicts = verify_batch([(c.text, d.gold) for c, d in zip(completions, demos)])
     rows = []

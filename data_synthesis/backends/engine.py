@@ -31,7 +31,7 @@ class EngineBackend(TextBackend):
         ids = [self.encode(p) for p in prompts]
         batch_seed = int.from_bytes(hashlib.sha256(repr(seeds).encode()).digest()[:4], "big")
         params = SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature,
-                                seed=None if temperature <= 0 else batch_seed)
+                                seed=None if temperature <= 0 else batch_seed, logprobs=False)
         replies = []
         try:
             outputs = self.engine.generate(ids, params)

@@ -22,6 +22,7 @@ class SamplingParams:
     n: int = 1
     seed: int | None = None
     stop_token_ids: list[int] = field(default_factory=list)
+    logprobs: bool = True   # False skips them (evaluation): no per-step logits kept in memory
 
     @property
     def greedy(self) -> bool:
@@ -47,7 +48,7 @@ class Completion:
 
     ``token_ids`` are the generated ids, the EOS id included when generation stopped on it.
     ``logprobs[i]`` is log-softmax(logits / T)[token_ids[i]] at the sampling temperature T
-    (T = 1 for greedy decoding). ``text`` is the decoded continuation with action tokens kept
+    (T = 1 for greedy decoding); None when ``SamplingParams.logprobs`` is off. ``text`` is the decoded continuation with action tokens kept
     and EOS/padding dropped. ``finish_reason`` is ``"stop"`` (EOS or a stop id) or ``"length"``.
     """
 

@@ -69,13 +69,15 @@ class HFEngine(RolloutEngine):
         out = self.model.generate(
             input_ids=input_ids.to(device), attention_mask=attention.to(device),
             max_new_tokens=params.max_new_tokens, eos_token_id=stop_ids, pad_token_id=self.pad_id,
-            return_dict_in_generate=True, output_logits=True, **sampling,
+            return_dict_in_generate=True, output_logits=params.logprobs, **sampling,
         )
         generated = out.sequences[:, width:].cpu()                      # (B, L)
-        logits = torch.stack(out.logits, dim=1).float().cpu()          # (B, L, V)
-        temperature = 1.0 if params.greedy else params.temperature
-        logprobs = torch.log_softmax(logits / temperature, dim=-1)
-        token_logprobs = logprobs.gather(-1, generated.unsqueeze(-1)).squeeze(-1)  # (B, L)
+        token_logprobs = None
+        if params.logprobs:
+            logits = torch.stack(out.logits, dim=1).float().cpu()      # (B, L, V)
+            temperature = 1.0 if params.greedy else params.temperature
+            token_logprobs = torch.log_softmax(logits / temperature, dim=-1).gather(
+                -1, generated.unsqueeze(-1)).squeeze(-1)               # (B, L)
         stop_set = set(stop_ids)
         completions = []
         for row, prompt in enumerate(prompts):
@@ -84,7 +86,8 @@ class HFEngine(RolloutEngine):
             finish = "stop" if end is not None else "length"
             ids = ids[:end] if end is not None else ids
             completions.append(Completion(
-                prompt_ids=prompt, token_ids=ids, logprobs=token_logprobs[row, : len(ids)].tolist(),
+                prompt_ids=prompt, token_ids=ids,
+                logprobs=None if token_logprobs is None else token_logprobs[row, : len(ids)].tolist(),
                 text=self.decode(ids), finish_reason=finish,
             ))
         return completions

@@ -129,12 +129,12 @@ class VLLMEngine(RolloutEngine):
             top_p=1.0 if params.greedy else params.top_p,
             top_k=0 if params.greedy or params.top_k <= 0 else params.top_k,
             seed=None if params.seed is None else params.seed + prompt_index * params.n,
-            stop_token_ids=stop_ids, ignore_eos=True, logprobs=0, detokenize=False,
+            stop_token_ids=stop_ids, ignore_eos=True, logprobs=0 if params.logprobs else None, detokenize=False,
         )
 
     def _completion(self, prompt_ids: list[int], seq: Any) -> Completion:
         ids = list(seq.token_ids)
-        logprobs = [step[token].logprob for token, step in zip(ids, seq.logprobs)]
+        logprobs = None if seq.logprobs is None else [step[token].logprob for token, step in zip(ids, seq.logprobs)]
         return Completion(prompt_ids=list(prompt_ids), token_ids=ids, logprobs=logprobs,
                           text=self.decode(ids), finish_reason="stop" if seq.finish_reason == "stop" else "length")
 

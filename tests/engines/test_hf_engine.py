@@ -76,3 +76,11 @@ def test_update_weights_switches_the_policy(tiny_tokenizer, tiny_model, steered_
     after = token_ids(engine.generate(engine_prompts, GREEDY))
     assert after == token_ids(HFEngine(steered_model, tiny_tokenizer).generate(engine_prompts, GREEDY))
     assert after != before
+
+
+def test_logprobs_off_gives_the_same_tokens_without_logprobs(engine, engine_prompts):
+    on = engine.generate(engine_prompts, SamplingParams(max_new_tokens=8, temperature=0.0))
+    off = engine.generate(engine_prompts, SamplingParams(max_new_tokens=8, temperature=0.0, logprobs=False))
+    assert token_ids(off) == token_ids(on)
+    assert all(c.logprobs is None for group in off for c in group)
+    assert all(len(c.logprobs) == len(c.token_ids) for group in on for c in group)

@@ -100,3 +100,10 @@ def test_seeded_sampling_of_a_batch_larger_than_one_prefill_step(engine, engine_
     groups = engine.generate(many, params)
     assert [len(g) for g in groups] == [2] * len(many)
     assert token_ids(engine.generate(many, params)) == token_ids(groups)
+
+
+def test_logprobs_off_gives_the_same_tokens_without_logprobs(engine, engine_prompts):
+    on = engine.generate(engine_prompts, SamplingParams(max_new_tokens=8, temperature=0.0))
+    off = engine.generate(engine_prompts, SamplingParams(max_new_tokens=8, temperature=0.0, logprobs=False))
+    assert [c.token_ids for g in off for c in g] == [c.token_ids for g in on for c in g]
+    assert all(c.logprobs is None for g in off for c in g)

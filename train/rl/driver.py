@@ -280,7 +280,7 @@ class PPOTrainer:
     def evaluate(self) -> dict[str, float]:
         """Greedy accuracy on the held-out problems, graded like the rewards."""
         prompts = [RolloutPrompt.plain(p) for p in self.eval_problems]
-        params = {"max_new_tokens": self.config.rollout.max_new_tokens, "temperature": 0.0, "n": 1}
+        params = {"max_new_tokens": self.config.rollout.max_new_tokens, "temperature": 0.0, "n": 1, "logprobs": False}
         completions = [g[0] for g in self.generate([self.encode(p) for p in prompts], params)]
         verdicts = self.grade([(c["text"], p.gold) for p, c in zip(prompts, completions)])
         correct = [v["status"] == "correct" for v in verdicts]
@@ -337,7 +337,7 @@ class PPOTrainer:
                                                           min(rae.offline_problems, len(self.train_problems)))
         prompts = [RolloutPrompt.plain(p) for p in problems]
         params = {"max_new_tokens": self.config.rollout.max_new_tokens, "temperature": self.config.rollout.temperature,
-                  "n": rae.offline_samples, "seed": self.config.seed}
+                  "n": rae.offline_samples, "seed": self.config.seed, "logprobs": False}
         groups = self.generate([self.encode(p) for p in prompts], params)
         flat = [(p, c) for p, g in zip(prompts, groups) for c in g]
         verdicts = self.grade([(c["text"], p.gold) for p, c in flat])
