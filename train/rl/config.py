@@ -14,7 +14,7 @@ ESTIMATORS = ("gae", "grpo", "grpo_no_std", "rloo", "reinforce_pp", "reinforce_p
 
 @dataclass
 class ModelConfig:
-    policy: str = "runs/quickstart/sft/final"  # the SFT checkpoint (HF folder) the run starts from
+    policy: str = "runs/sft_tiny/model"  # the SFT checkpoint (HF folder) the run starts from
     critic: str | None = None                   # defaults to the policy's backbone with a fresh value head
     dtype: Literal["float32", "bfloat16"] = "float32"
     gradient_checkpointing: bool = False
