@@ -65,7 +65,7 @@ def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
 def export_model(folder: str | os.PathLike, model: Any, tokenizer: Any, meta: dict[str, Any] | None = None) -> Path:
     """Write a loadable Hugging Face folder (model, tokenizer, ``satori.json``) atomically."""
     folder = Path(folder)
-    return _write_atomically(folder, lambda tmp: _write_model(tmp, model, tokenizer, meta))
+    return write_dir_atomically(folder, lambda tmp: _write_model(tmp, model, tokenizer, meta))
 
 
 def save_checkpoint(run_dir: str | os.PathLike, step: int, model: Any, tokenizer: Any, *,
@@ -92,9 +92,8 @@ def save_checkpoint(run_dir: str | os.PathLike, step: int, model: Any, tokenizer
         }
         torch.save(state, tmp / TRAINING_STATE_FILE)
 
-    _write_atomically(target, write)
-    for old in list_checkpoints(run_dir)[:-keep_last] if keep_last > 0 else []:
-        shutil.rmtree(old, ignore_errors=True)
+    write_dir_atomically(target, write)
+    prune_checkpoints(run_dir, keep_last)
     return target
 
 
@@ -138,7 +137,13 @@ def _write_model(folder: Path, model: Any, tokenizer: Any, meta: dict[str, Any] 
         write_satori_meta(folder, meta)
 
 
-def _write_atomically(target: Path, write: Any) -> Path:
+def prune_checkpoints(run_dir: str | os.PathLike, keep_last: int) -> None:
+    """Delete all but the newest ``keep_last`` complete checkpoints of ``run_dir`` (none when ``keep_last <= 0``)."""
+    for old in list_checkpoints(run_dir)[:-keep_last] if keep_last > 0 else []:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_dir_atomically(target: Path, write: Any) -> Path:
     """Run ``write(tmp_dir)``, fsync it, then swap it in for ``target``."""
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in target.parent.glob(f"{_TMP_PREFIX}*"):  # left by a killed writer

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import random
-import shutil
 import socket
 import time
 from pathlib import Path
@@ -34,8 +33,7 @@ from train.rl.config import RLConfig
 from train.rl.problem_sets import load_problem_set
 from train.rl.rae import RestartBuffer, RolloutPrompt, shorten_to_fit
 from train.rl.workers import RewardWorker, RolloutWorker, learner_actor
-from train.checkpoint import _write_atomically as write_dir_atomically
-from train.checkpoint import TRAINING_STATE_FILE, latest_checkpoint, list_checkpoints
+from train.checkpoint import TRAINING_STATE_FILE, latest_checkpoint, prune_checkpoints, write_dir_atomically
 
 
 
@@ -123,7 +121,6 @@ class PPOTrainer:
         options = ({"max_batch_size": rollout.max_batch_size} if rollout.engine == "hf" else
                    {"gpu_memory_utilization": rollout.gpu_memory_utilization, "seed": config.seed,
                     "max_model_len": config.data.max_prompt_len + rollout.max_new_tokens})
-        self.policy_path = policy_path
         self.rollout_workers = [RolloutWorker.options(num_cpus=0, num_gpus=gpus).remote(
             rollout.engine, policy_path, config.threads, options) for _ in range(rollout.num_workers)]
         self.reward_workers = [RewardWorker.options(num_cpus=0).remote(
@@ -298,8 +295,7 @@ class PPOTrainer:
                 "python_rng": random.getstate(), "dropped_too_long": self.counters["dropped_too_long"]},
                        tmp / TRAINING_STATE_FILE)
         path = write_dir_atomically(self.run_dir / f"checkpoint-{self.step:06d}", write)
-        for old in list_checkpoints(self.run_dir)[: -self.config.keep_checkpoints]:
-            shutil.rmtree(old, ignore_errors=True)
+        prune_checkpoints(self.run_dir, self.config.keep_checkpoints)
         return path
 
     def train(self) -> dict[str, float]:
