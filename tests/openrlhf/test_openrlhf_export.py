@@ -1,0 +1,96 @@
+"""The OpenRLHF prompt set: real procedural problems, real restart states from scripted COAT trajectories."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from data_synthesis.agents import Request, ScriptedGenerator
+from data_synthesis.demos import render_demo
+from satori.coat import REFLECT
+from satori.config import load_config
+from satori.io import read_jsonl
+from satori.prompts import build_prompt
+from train.openrlhf.export import export_prompt_set, offline_problems, sample_trajectories
+from train.rl.config import RLConfig
+from train.rl.problem_sets import load_problem_set
+
+OVERRIDES = ["data.train_size=12", "data.eval_size=4", "total_steps=3", "rollout.prompts_per_step=8",
+             "rae.offline_problems=6", "rae.offline_samples=2", "rae.restart_ratio=0.25", "rae.online=false",
+             "rae.max_backtrack=2", "data.max_prompt_len=200", "reward.verify_timeout=10"]
+
+
+@pytest.fixture(scope="module")
+def config() -> RLConfig:
+    return load_config(RLConfig, overrides=OVERRIDES)
+
+
+def _trajectories(problems) -> list[list[str]]:
+    """Per problem: a correct COAT solution and one with a realistic slip (scripted generator)."""
+    generator = ScriptedGenerator()
+    out = []
+    for i, problem in enumerate(problems):
+        attempts = generator.generate([Request(problem, seed=i, want_mistake=False),
+                                       Request(problem, seed=i, want_mistake=True)])
+        out.append([render_demo([a], []) for a in attempts])
+    return out
+
+
+@pytest.fixture(scope="module")
+def exported(config, tiny_tokenizer, tmp_path_factory):
+    train = load_problem_set(config.data.train, config.data.train_size, "train", config.seed)
+    offline = offline_problems(config, train)
+    trajectories = _trajectories(offline)
+    out = tmp_path_factory.mktemp("openrlhf")
+    summary = export_prompt_set(config, out, tiny_tokenizer, trajectories=trajectories)
+    rows = [row for _, row in read_jsonl(summary.train)]
+    return summary, rows, {p.id: (p, texts) for p, texts in zip(offline, trajectories)}, train
+
+
+def test_training_rows_are_the_run_with_both_kinds_of_restarts(config, exported):
+    summary, rows, _, train = exported
+    assert summary.rows == len(rows) == config.total_steps * config.rollout.prompts_per_step == 24
+    statuses = [row["reflect_status"] for row in rows]
+    # pool: 12 plain problems + round(12 * 0.25 / 0.75) = 4 balanced restarts; 24 rows = one pass + 8 more
+    assert statuses.count(-1) == summary.restarts[-1] >= 2 and statuses.count(1) == summary.restarts[1] >= 2
+    assert 4 <= statuses.count(-1) + statuses.count(1) <= 8
+    assert {row["id"] for row in rows if row["reflect_status"] == 0} == {p.id for p in train}
+    assert summary.dropped_too_long == 0
+
+
+def test_rows_carry_prompt_and_label_in_openrlhf_keys(config, exported, tiny_tokenizer):
+    _, rows, sources, train = exported
+    by_id = {p.id: p for p in train}
+    for row in rows:
+        problem = by_id[row["id"]]
+        label = json.loads(row["label"])
+        assert label == {"gold": problem.gold, "reflect_status": row["reflect_status"]}
+        head = build_prompt(problem.question, config.data.template, tiny_tokenizer)
+        assert row["prompt"].startswith(head)
+        assert len(tiny_tokenizer.encode(row["prompt"], add_special_tokens=False)) <= config.data.max_prompt_len
+        prefix = row["prompt"][len(head):]
+        if row["reflect_status"] == 0:
+            assert prefix == ""
+            continue
+        # a restart: whole steps of the correct (+1) or the slipped (-1) trajectory, then <|reflect|>
+        correct_text, wrong_text = sources[row["id"]][1]
+        source = correct_text if row["reflect_status"] == 1 else wrong_text
+        assert prefix.endswith(REFLECT) and source.startswith(prefix[: -len(REFLECT)])
+
+
+def test_eval_rows_are_plain_test_problems(config, exported):
+    summary, _, _, train = exported
+    rows = [row for _, row in read_jsonl(summary.eval)]
+    assert len(rows) == config.data.eval_size
+    assert all(row["reflect_status"] == 0 and json.loads(row["label"])["reflect_status"] == 0 for row in rows)
+    assert not {row["id"] for row in rows} & {p.id for p in train}
+
+
+def test_trajectories_are_sampled_from_the_policy(config, tiny_model, tiny_tokenizer):
+    from satori.engines.hf import HFEngine
+
+    problems = load_problem_set(config.data.train, 2, "train", config.seed)
+    small = load_config(RLConfig, overrides=[*OVERRIDES, "rollout.max_new_tokens=6"])
+    texts = sample_trajectories(small, problems, tiny_tokenizer, HFEngine(tiny_model, tiny_tokenizer))
+    assert [len(group) for group in texts] == [2, 2] and all(isinstance(t, str) for g in texts for t in g)
