@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import pytest
 
 from satori.config import ConfigError, load_config
 from train.openrlhf.launch import (ENTRY_POINT, OPENRLHF_VERSION, Layout, build_command, check_flags,
-                                   openrlhf_parser, run_openrlhf)
+                                   openrlhf_parser, prepare, run_openrlhf)
 from train.rl.config import RLConfig
 from train.rl.resources import ResourcesConfig
 
@@ -128,3 +130,19 @@ def test_real_run_without_cuda_is_refused(parser, capsys, tmp_path):
     config.resources = GPU
     assert run_openrlhf(config, dry_run=False) == 2
     assert "CUDA" in capsys.readouterr().err and not (tmp_path / "openrlhf").exists()
+
+
+def test_prepare_writes_the_run_folder_once(tmp_path, tiny_tokenizer, capsys):
+    policy = tmp_path / "policy"
+    tiny_tokenizer.save_pretrained(policy)
+    config = load_config(RLConfig, overrides=[f"run_dir={tmp_path / 'run'}", f"model.policy={policy}",
+                                              "rae.enabled=false", "data.train_size=6", "data.eval_size=2",
+                                              "total_steps=2", "rollout.prompts_per_step=4", "reward.bonus_scale=0.25"])
+    layout = Layout(Path(config.run_dir))
+    prepare(config, layout)
+    assert len(layout.train.read_text().splitlines()) == 8 and len(layout.eval.read_text().splitlines()) == 2
+    assert json.loads((layout.folder / "reward_settings.json").read_text())["bonus_scale"] == 0.25
+    assert layout.reward_file.read_text() == (ROOT / "train" / "openrlhf" / "reward_func.py").read_text()
+    before = layout.train.stat().st_mtime_ns
+    prepare(config, layout)  # a restarted launch keeps the prompt set it made
+    assert layout.train.stat().st_mtime_ns == before and "reusing the prompt set" in capsys.readouterr().out

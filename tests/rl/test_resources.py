@@ -95,7 +95,7 @@ def test_gpu_bundles_and_tensor_parallel_shards():
     assert learner_bundle(resources) == {"CPU": 8, "GPU": 1}
     assert engine_bundles(resources) == [{"CPU": 4, "GPU": 1}, {"GPU": 1}]
     colocated = ResourcesConfig(gpus_per_engine=1, gpus_per_learner=1, colocate=True)
-    assert learner_bundle(colocated) == {"CPU": 2.0, "GPU": 1}
+    assert learner_bundle(colocated) == {"CPU": 1.0, "GPU": 1}
 
 
 def test_config_errors_name_the_key():

@@ -34,9 +34,9 @@ COLOCATED_GPU_SHARE = 0.5  # learner and engine each claim half of a shared GPU 
 @dataclass
 class ResourcesConfig:
     gpus_per_engine: int = 0        # tensor-parallel size of each rollout engine (0: engines run on CPU)
-    cpus_per_engine: float = 1.0
+    cpus_per_engine: float = 0.5    # CPUs in Ray's accounting (torch threads come from `threads`)
     gpus_per_learner: int = 0       # 0: learners run on CPU; 1: one GPU per learner process
-    cpus_per_learner: float = 1.0
+    cpus_per_learner: float = 0.5
     colocate: bool = False          # engines share the learners' GPUs (and bundles)
     gpus_per_node: int = 8          # GPUs on each cluster node (engines whose placement needs nodes: OpenRLHF)
     ready_timeout: float = 300.0    # seconds to wait for the placement groups before giving up
