@@ -83,6 +83,13 @@ def test_colocated_engine_shares_the_first_learner_bundle(local_ray):
         placement.remove()
 
 
+def test_two_runs_in_one_ray_session_do_not_clash(local_ray):
+    resources = ResourcesConfig(cpus_per_learner=0.1, cpus_per_engine=0.1)
+    first, second = place(resources, learners=1, engines=1), place(resources, learners=1, engines=1)
+    assert first.learner_group.id != second.learner_group.id
+    first.remove(), second.remove()
+
+
 def test_unreachable_request_fails_fast_naming_the_cluster(local_ray):
     resources = ResourcesConfig(gpus_per_learner=1, ready_timeout=2)
     with pytest.raises(RuntimeError, match=r"could not reserve 1 learner bundle.*'GPU': 1"):

@@ -151,13 +151,13 @@ def place(resources: ResourcesConfig, learners: int, engines: int) -> Placement:
     from ray.util.placement_group import placement_group
 
     resources.check_counts(learners, engines)
-    learner_group = placement_group([learner_bundle(resources)] * learners, strategy="PACK", name="satori-learners")
+    learner_group = placement_group([learner_bundle(resources)] * learners, strategy="PACK")
     placement = Placement(resources, learner_group, [])
     if resources.colocate:
         placement.engine_starts = [(learner_group, j * resources.tensor_parallel) for j in range(engines)]
     else:
-        placement.engine_groups = [placement_group(engine_bundles(resources), strategy="STRICT_PACK",
-                                                   name=f"satori-engine-{j}") for j in range(engines)]
+        placement.engine_groups = [placement_group(engine_bundles(resources), strategy="STRICT_PACK")
+                                   for _ in range(engines)]
         placement.engine_starts = [(group, 0) for group in placement.engine_groups]
     ready, _ = ray.wait([g.ready() for g in placement.groups()], num_returns=len(placement.groups()),
                         timeout=resources.ready_timeout)
