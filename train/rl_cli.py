@@ -11,6 +11,9 @@ from satori.config import ConfigError
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser, "rl", "algo.actor_lr=1e-6 total_steps=20")
+    parser.add_argument("--engine", choices=("satori", "openrlhf"), default="satori",
+                        help="satori's own PPO loop, or OpenRLHF's Ray PPO (needs CUDA GPUs)")
+    parser.add_argument("--dry-run", action="store_true", help="with --engine openrlhf: print its command and exit")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,6 +24,10 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"satori rl: {exc}", file=sys.stderr)
         return 2
+    if args.engine == "openrlhf":
+        from train.openrlhf.launch import run_openrlhf
+
+        return run_openrlhf(config, dry_run=args.dry_run)
     from train.rl.driver import run as run_ppo
 
     metrics = run_ppo(config)

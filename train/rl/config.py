@@ -8,6 +8,7 @@ from typing import Literal
 from satori.config import require
 from satori.prompts import check_template
 from satori.tracking import TrackingConfig
+from train.rl.resources import ResourcesConfig
 
 ESTIMATORS = ("gae", "grpo", "grpo_no_std", "rloo", "reinforce_pp", "reinforce_pp_baseline")
 
@@ -117,6 +118,7 @@ class RLConfig:
     reward: RewardConfig = field(default_factory=RewardConfig)
     algo: AlgoConfig = field(default_factory=AlgoConfig)
     ray: RayConfig = field(default_factory=RayConfig)
+    resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
     def validate(self) -> None:
@@ -138,6 +140,7 @@ class RLConfig:
         require(self.total_steps >= 1, "total_steps", "must be >= 1")
         require(self.ray.learners >= 1, "ray.learners", "must be >= 1")
         require(rollout.num_workers >= 1, "rollout.num_workers", "must be >= 1")
+        self.resources.check_counts(self.ray.learners, rollout.num_workers)
         require(algo.actor_lr > 0 and algo.critic_lr > 0, "algo.actor_lr", "learning rates must be positive")
         try:
             check_template(self.data.template)

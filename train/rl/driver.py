@@ -32,6 +32,7 @@ from train.rl.batch import Sample, add_advantages, collate
 from train.rl.config import RLConfig
 from train.rl.problem_sets import load_problem_set
 from train.rl.rae import RestartBuffer, RolloutPrompt, shorten_to_fit
+from train.rl.resources import place
 from train.rl.workers import RewardWorker, RolloutWorker, learner_actor
 from train.checkpoint import TRAINING_STATE_FILE, latest_checkpoint, prune_checkpoints, write_dir_atomically
 
@@ -111,18 +112,18 @@ class PPOTrainer:
                      log_to_driver=True, configure_logging=False)
         world = config.ray.learners
         init_method = f"tcp://127.0.0.1:{_free_port()}" if world > 1 else None
-        gpus = 1.0 if torch.cuda.is_available() else 0.0
-        Learner = learner_actor(num_gpus=gpus)
-        self.learners = [Learner.options(num_cpus=0).remote(config, policy_path, critic_path, rank, world, init_method)
-                         for rank in range(world)]
+        rollout = config.rollout
+        self.placement = place(config.resources, learners=world, engines=rollout.num_workers)
+        Learner = learner_actor()
+        self.learners = [Learner.options(**self.placement.learner(rank)).remote(
+            config, policy_path, critic_path, rank, world, init_method) for rank in range(world)]
         if checkpoint is not None:
             ray.get([learner.load_state.remote(str(checkpoint)) for learner in self.learners])
-        rollout = config.rollout
         options = ({"max_batch_size": rollout.max_batch_size} if rollout.engine == "hf" else
                    {"gpu_memory_utilization": rollout.gpu_memory_utilization, "seed": config.seed,
                     "max_model_len": config.data.max_prompt_len + rollout.max_new_tokens})
-        self.rollout_workers = [RolloutWorker.options(num_cpus=0, num_gpus=gpus).remote(
-            rollout.engine, policy_path, config.threads, options) for _ in range(rollout.num_workers)]
+        self.rollout_workers = [RolloutWorker.options(**self.placement.engine(index)).remote(
+            rollout.engine, policy_path, config.threads, options) for index in range(rollout.num_workers)]
         self.reward_workers = [RewardWorker.options(num_cpus=0).remote(
             config.reward.processes_per_worker, config.reward.verify_timeout) for _ in range(config.reward.workers)]
         self.weights_ref = None  # latest synced weights, re-sent to a restarted rollout worker
