@@ -27,7 +27,7 @@ from satori.problems import Problem
 
 SPLITS = ("train", "test")
 TEST_SHARE = 0.2          # share of the canonical-hash space that belongs to the test split
-DIFFICULTIES = (1, 2, 3)
+DIFFICULTIES = (0, 1, 2, 3)  # 0: single-digit warm-up level, sized for the tiny embedded default
 MISTAKE_KINDS = ("slip", "carry", "sign", "precedence", "denominator")
 
 
@@ -161,7 +161,7 @@ class ExpressionFamily:
 
     def check_text(self, steps: list[Step]) -> str:
         """A short verification of the last step (its inverse operation)."""
-        last = next(s for s in reversed(steps) if isinstance(s.claim, Op) and s.claim.right != Num(1))
+        last = next(s for s in reversed(steps) if s.claim_str is None)  # skip reductions such as 6/8 = 3/4
         x, y, r = last.claim.left, last.claim.right, value(last.result)
         inverse = {"+": "-", "-": "+", "*": "/"}[last.claim.op]
         y_text = f"({render_num(y, True)})" if inverse == "/" and y.den != 1 else render_num(y)
@@ -176,18 +176,22 @@ def _nodes(expr: Expr, path: tuple[int, ...] = ()):
 
 
 class ArithmeticFamily(ExpressionFamily):
-    """Multi-step integer arithmetic such as ``(17 + 25) * 3 - 8``; difficulty = operations - 1."""
+    """Multi-step integer arithmetic such as ``(17 + 25) * 3 - 8``; difficulty = operations - 1.
+
+    Difficulty 0 is two additions or subtractions of single digits, such as ``7 - (2 + 4)``.
+    """
 
     name = "arith"
     kinds = ("slip", "carry", "sign", "precedence")
 
     def sample(self, rng: random.Random, difficulty: int) -> Expr:
-        top = {1: 20, 2: 50, 3: 99}[difficulty]
+        top = {0: 9, 1: 20, 2: 50, 3: 99}[difficulty]
+        ops = "+-" if difficulty == 0 else "+-*"
         while True:
-            expr: Expr = Num(rng.randint(2, top))
-            for _ in range(difficulty + 1):
-                op = rng.choice("+-*")
-                leaf = Num(rng.randint(2, 12) if op == "*" else rng.randint(2, top))
+            expr: Expr = Num(rng.randint(1 if difficulty == 0 else 2, top))
+            for _ in range(max(difficulty, 1) + 1):
+                op = rng.choice(ops)
+                leaf = Num(rng.randint(2, 12) if op == "*" else rng.randint(1 if difficulty == 0 else 2, top))
                 shape = rng.random()
                 if shape < 0.4:
                     expr = Op(op, expr, leaf)
@@ -209,7 +213,10 @@ class ArithmeticFamily(ExpressionFamily):
 
 
 class FractionFamily(ExpressionFamily):
-    """Fraction arithmetic such as ``3/4 + 5/6``: common denominator, combine, reduce."""
+    """Fraction arithmetic such as ``3/4 + 5/6``: common denominator, combine, reduce.
+
+    Difficulty 0 pairs denominators that divide one another, as in ``1/4 + 5/8``.
+    """
 
     name = "fractions"
     kinds = ("slip", "sign", "denominator")
@@ -218,8 +225,8 @@ class FractionFamily(ExpressionFamily):
         return f"Compute {render(state)}. Give the answer as a fraction in lowest terms."
 
     def sample(self, rng: random.Random, difficulty: int) -> Expr:
-        top = {1: 10, 2: 12, 3: 12}[difficulty]
-        ops = "+-" if difficulty == 1 else "+-*"
+        top = {0: 16, 1: 10, 2: 12, 3: 12}[difficulty]
+        ops = "+-" if difficulty <= 1 else "+-*"
 
         def leaf() -> Num:
             den = rng.randint(2, top)
@@ -227,6 +234,9 @@ class FractionFamily(ExpressionFamily):
 
         while True:
             expr: Expr = Op(rng.choice(ops), leaf(), leaf())
+            dens = sorted((expr.left.den, expr.right.den))
+            if difficulty == 0 and dens[1] % dens[0]:
+                continue
             if difficulty == 3:
                 expr = Op(rng.choice("+-"), leaf(), expr) if rng.random() < 0.5 else Op(rng.choice(ops), expr, leaf())
             if value(expr).q > 1 and all(n.den != 1 for _, n in _nodes(expr) if isinstance(n, Num)):
@@ -272,21 +282,24 @@ class FractionFamily(ExpressionFamily):
 
 
 class LinearFamily:
-    """Linear equations in one variable: ``3x + 7 = 22`` (difficulty 1), ``5x - 4 = 2x + 11`` (2, 3)."""
+    """Linear equations in one variable: ``3x + 7 = 22`` (difficulty 0, 1), ``5x - 4 = 2x + 11`` (2, 3).
+
+    Difficulty 0 has a coefficient 2..5 and a single-digit constant and root.
+    """
 
     name = "linear"
     kinds = ("slip", "sign", "carry")
 
     def sample(self, rng: random.Random, difficulty: int) -> Equation:
-        top = {1: 9, 2: 9, 3: 15}[difficulty]
+        top = {0: 5, 1: 9, 2: 9, 3: 15}[difficulty]
         R = sympy.Rational
         while True:
-            a = rng.choice([k for k in range(-top, top + 1) if k not in (0, 1)])
-            c = 0 if difficulty == 1 else rng.choice([k for k in range(-top, top + 1) if k not in (0, a)])
-            x = R(rng.randint(-10, 10))
+            a = rng.choice([k for k in range(-top, top + 1) if k not in (0, 1) and (difficulty or k > 0)])
+            c = 0 if difficulty <= 1 else rng.choice([k for k in range(-top, top + 1) if k not in (0, a)])
+            x = R(rng.choice([k for k in range(-9, 10) if k]) if difficulty == 0 else rng.randint(-10, 10))
             if difficulty == 3 and rng.random() < 0.5:
                 x = R(rng.randint(-20, 20), rng.choice([2, 3, 4, 5]))
-            b = R(rng.randint(-30, 30))
+            b = R(rng.randint(-9, 9) if difficulty == 0 else rng.randint(-30, 30))
             d = (a - c) * x + b
             if b != 0 and d.q == 1 and abs(d) <= 200:
                 return Equation(R(a), b, R(c), d)
@@ -467,6 +480,31 @@ def generate_mix(families: dict[str, float], difficulties: list[int], n: int, se
     for (family, difficulty, _), count in zip(cells, counts):
         problems.extend(generate_problems(family, count, seed, split, difficulty))
     return problems
+
+
+PROCEDURAL_PREFIX = "procedural:"
+
+
+def parse_procedural_spec(spec: str) -> tuple[dict[str, float], list[int] | None]:
+    """``procedural:FAMILY[,FAMILY...][:LEVEL[,LEVEL...]]`` -> (families with equal weights, levels or None).
+
+    None means the spec names no difficulty (the caller picks its default). Raises ValueError
+    naming what is wrong and the valid choices.
+    """
+    body = spec[len(PROCEDURAL_PREFIX):] if spec.startswith(PROCEDURAL_PREFIX) else spec
+    names, _, levels = body.partition(":")
+    families = {name.strip(): 1.0 for name in names.split(",") if name.strip()}
+    usage = (f"use {PROCEDURAL_PREFIX}FAMILY[,FAMILY...][:DIFFICULTY[,DIFFICULTY...]] with FAMILY in "
+             f"{sorted(FAMILIES)} and DIFFICULTY in {list(DIFFICULTIES)}")
+    unknown = sorted(set(families) - set(FAMILIES))
+    if not families or unknown:
+        raise ValueError(f"unknown procedural set {spec!r} (families {unknown or 'missing'}): {usage}")
+    if not levels:
+        return families, None
+    parts = [level.strip() for level in levels.split(",")]
+    if not all(part.isdigit() and int(part) in DIFFICULTIES for part in parts):
+        raise ValueError(f"bad difficulty in procedural set {spec!r}: {usage}")
+    return families, [int(part) for part in parts]
 
 
 def export_jsonl(problems: list[Problem], path: str | Path) -> None:

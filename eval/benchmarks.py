@@ -118,20 +118,15 @@ def _unique_ids(problems: list[Problem]) -> list[Problem]:
 
 
 def load_procedural(spec: str, limit: int, seed: int = 0) -> list[Problem]:
-    """A seeded held-out set: ``limit`` test-split problems of a ``data_synthesis`` family.
+    """A seeded held-out set: ``limit`` test-split problems of ``data_synthesis`` families.
 
-    ``spec`` is ``FAMILY`` (difficulties 1-3 evenly) or ``FAMILY:DIFFICULTY``. The test split
-    never shares a problem with the split synthesis trains on, whatever the seed.
+    ``spec`` is ``FAMILY[,FAMILY...][:DIFFICULTY[,...]]`` (every difficulty evenly when none is
+    given). The test split never shares a problem with the split synthesis trains on.
     """
-    from data_synthesis.families import DIFFICULTIES, FAMILIES, generate_mix
+    from data_synthesis.families import DIFFICULTIES, generate_mix, parse_procedural_spec
 
-    family, _, level = spec.partition(":")
-    if family not in FAMILIES or (level and not (level.isdigit() and int(level) in DIFFICULTIES)):
-        raise ValueError(f"unknown procedural set {PROCEDURAL_PREFIX}{spec}: use {PROCEDURAL_PREFIX}FAMILY or "
-                         f"{PROCEDURAL_PREFIX}FAMILY:DIFFICULTY with FAMILY in {sorted(FAMILIES)} and "
-                         f"DIFFICULTY in {list(DIFFICULTIES)}")
-    difficulties = [int(level)] if level else list(DIFFICULTIES)
-    problems = generate_mix({family: 1.0}, difficulties, n=limit, seed=seed, split="test")
+    families, levels = parse_procedural_spec(PROCEDURAL_PREFIX + spec)
+    problems = generate_mix(families, levels or list(DIFFICULTIES), n=limit, seed=seed, split="test")
     for problem in problems:
         problem.source = PROCEDURAL_PREFIX + spec
     return problems

@@ -74,10 +74,12 @@ def test_clear_errors(tmp_path, benchmarks_dir):
 def test_procedural_held_out_sets_are_seeded_test_split_problems():
     from data_synthesis.families import split_of
 
-    problems = load_benchmark("procedural:arith", limit=6)
-    assert len(problems) == 6 and sorted({p.meta["difficulty"] for p in problems}) == [1, 2, 3]
+    problems = load_benchmark("procedural:arith", limit=8)
+    assert len(problems) == 8 and sorted({p.meta["difficulty"] for p in problems}) == [0, 1, 2, 3]
     assert all(split_of(f"arith|{p.question}") == "test" for p in problems)
-    assert [p.id for p in load_benchmark("procedural:arith", limit=6)] == [p.id for p in problems]
+    assert [p.id for p in load_benchmark("procedural:arith", limit=8)] == [p.id for p in problems]
+    mixed = load_benchmark("procedural:arith,linear:0", limit=4)
+    assert {(p.meta["family"], p.meta["difficulty"]) for p in mixed} == {("arith", 0), ("linear", 0)}
     linear = load_benchmark("procedural:linear:2", limit=3)
     assert {p.meta["difficulty"] for p in linear} == {2} and all(p.source == "procedural:linear:2" for p in linear)
     with pytest.raises(ValueError, match="FAMILY in"):

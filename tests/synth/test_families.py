@@ -7,8 +7,8 @@ from fractions import Fraction
 import pytest
 
 from data_synthesis.expr import Equation, Num, Op
-from data_synthesis.families import (FAMILIES, export_jsonl, generate_mix, generate_problems, problem_state,
-                                     solve_steps, split_of)
+from data_synthesis.families import (FAMILIES, export_jsonl, generate_mix, generate_problems, parse_procedural_spec,
+                                     problem_state, solve_steps, split_of)
 from satori.latex import last_boxed
 from satori.problems import ColumnMap, load_problems
 
@@ -26,7 +26,7 @@ def as_fraction(text: str) -> Fraction:
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
-@pytest.mark.parametrize("difficulty", [1, 2, 3])
+@pytest.mark.parametrize("difficulty", [0, 1, 2, 3])
 def test_reproducible_and_gold_exact(family, difficulty):
     first = generate_problems(family, 40, seed=3, split="train", difficulty=difficulty)
     again = generate_problems(family, 40, seed=3, split="train", difficulty=difficulty)
@@ -61,12 +61,44 @@ def test_examples_read_naturally():
     assert [s.text for s in steps] == ["3/4 + 5/6 = 9/12 + 10/12.", "9/12 + 10/12 = 19/12."]
 
 
+def test_warm_up_level_uses_single_digits():
+    for problem in generate_problems("arith", 100, seed=0, difficulty=0):
+        _, state = problem_state(problem)
+        leaves = [node.num for node in _leaves(state)]
+        assert len(leaves) == 3 and all(1 <= n <= 9 for n in leaves) and "*" not in problem.question
+    for problem in generate_problems("fractions", 100, seed=0, difficulty=0):
+        _, state = problem_state(problem)
+        small, large = sorted((state.left.den, state.right.den))
+        assert large % small == 0
+    for problem in generate_problems("linear", 100, seed=0, difficulty=0):
+        _, state = problem_state(problem)
+        assert 2 <= state.a <= 5 and state.c == 0 and 0 < abs(state.b) <= 9 and 0 < abs(state.d - state.b) <= 45
+        steps = solve_steps(FAMILIES["linear"], state)
+        assert FAMILIES["linear"].check_text(steps).endswith("Correct.")
+    # the check step of `4 - 1` verifies the subtraction (a step whose right operand is 1)
+    steps = solve_steps(FAMILIES["arith"], Op("-", Op("+", Num(3), Num(1)), Num(1)))
+    assert FAMILIES["arith"].check_text(steps) == "Check: 3 + 1 = 4. Correct."
+
+
+def _leaves(node):
+    return [node] if isinstance(node, Num) else _leaves(node.left) + _leaves(node.right)
+
+
+def test_procedural_spec_names_families_and_difficulties():
+    assert parse_procedural_spec("procedural:arith,linear") == ({"arith": 1.0, "linear": 1.0}, None)
+    assert parse_procedural_spec("procedural:fractions:0,2") == ({"fractions": 1.0}, [0, 2])
+    with pytest.raises(ValueError, match="geometry"):
+        parse_procedural_spec("procedural:arith,geometry")
+    with pytest.raises(ValueError, match="bad difficulty"):
+        parse_procedural_spec("procedural:arith:7")
+
+
 def test_difficulty_means_more_steps():
     def mean_steps(difficulty):
         problems = generate_problems("arith", 50, seed=1, difficulty=difficulty)
         return sum(len(solve_steps(*problem_state(p))) for p in problems) / 50
 
-    assert mean_steps(1) < mean_steps(2) < mean_steps(3)
+    assert mean_steps(0) <= mean_steps(1) < mean_steps(2) < mean_steps(3)
 
 
 def test_train_and_test_never_share_a_problem():
