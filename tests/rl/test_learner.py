@@ -67,6 +67,27 @@ def test_grpo_needs_no_critic(tiny_policy_dir, tiny_tokenizer):
     assert "loss/value" not in learner.update(batch)
 
 
+def test_grpo_updates_raise_rewarded_sequences_and_lower_penalised_ones(tiny_policy_dir, tiny_tokenizer):
+    config = make_config(tiny_policy_dir, "algo.advantage=grpo", "rollout.samples_per_prompt=2",
+                         "algo.micro_batch_size=6")
+    learner = Learner(config)
+    batch = rollout_batch(tiny_policy_dir, tiny_tokenizer)
+
+    def sequence_logprobs() -> torch.Tensor:
+        return (learner.score(batch)["logprobs_old"] * batch["action_mask"]).sum(-1)
+
+    before = sequence_logprobs()
+    batch.update({k: v for k, v in learner.score(batch).items() if k != "rows"})
+    add_advantages(batch, config.algo)
+    advantage = (batch["advantages"] * batch["action_mask"]).sum(-1)
+    for _ in range(3):
+        learner.update(batch)
+    change = sequence_logprobs() - before
+    rewarded, penalised = advantage > 0, advantage < 0
+    assert rewarded.any() and penalised.any()
+    assert (change[rewarded] > 0).all() and (change[penalised] < 0).all()
+
+
 def _rank_main(rank, world, port, policy_dir, batch, out_dir):
     config = make_config(policy_dir, "algo.mini_batches=2", "ray.learners=2")
     learner = Learner(config, rank=rank, world_size=world, init_method=f"tcp://127.0.0.1:{port}")
