@@ -49,6 +49,7 @@ def bootstrap_tiny(config: TeachConfig) -> tuple[Path, Path]:
                           f"problems; set data.train to procedural:FAMILIES (it is {config.data.train!r})")
     from satori.tiny import build_model, build_tokenizer
 
+    torch.set_num_threads(config.threads)
     tiny, fmt = config.model.tiny, config.format
     problems = load_problem_set(config.data.train, tiny.warmup_problems, "train", tiny.seed + 17,
                                 config.data.difficulty)

@@ -81,6 +81,7 @@ class TeacherTrainer(PPOTrainer):
         self.problems = {p.id: p for p in self.train_problems + self.eval_problems}
         missing = [p.id for p in self.problems.values() if not (p.solution or "").strip()]
         if missing:
+            self.shutdown()
             raise ConfigError(f"key 'data.train': problem {missing[0]} has no reference solution; a teacher "
                               "explains given solutions (map the solution column, or use procedural families)")
 
@@ -158,7 +159,11 @@ class TeacherTrainer(PPOTrainer):
         return out
 
     def summarize(self, explanations: list[Explanation], prefix: str) -> dict[str, float]:
-        """Means of the reward terms and explanation diagnostics under ``prefix`` (``reward`` or ``eval``)."""
+        """Means of the reward terms and explanation diagnostics under ``prefix`` (``reward`` or ``eval``).
+
+        ``accuracy`` is the share of explanations whose own boxed answer the grader verifies;
+        ``valid_coat`` (COAT variant) the share that parse as COAT with a boxed answer.
+        """
         n = max(len(explanations), 1)
         mean = lambda values: sum(values) / n  # noqa: E731
         stats = {f"{prefix}/{'total' if prefix == 'reward' else 'reward'}": mean(e.reward for e in explanations),
