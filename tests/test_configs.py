@@ -18,7 +18,9 @@ def config_class(path: Path):
     from train.rl.config import RLConfig
     from train.sft_config import SFTConfig
 
-    prefixes = {"synth_": SynthConfig, "sft_": SFTConfig, "rl_": RLConfig, "eval_": EvalConfig}
+    from train.teach.config import TeachConfig
+
+    prefixes = {"synth_": SynthConfig, "sft_": SFTConfig, "rl_": RLConfig, "eval_": EvalConfig, "teach_": TeachConfig}
     return next((cls for prefix, cls in prefixes.items() if path.name.startswith(prefix)), PipelineConfig)
 
 

@@ -74,7 +74,8 @@ class ProblemStream:
 class PPOTrainer:
     """Owns the Ray actors and the run folder; ``train()`` runs to ``config.total_steps``."""
 
-    def __init__(self, config: RLConfig):
+    def __init__(self, config: RLConfig, run_config: Any = None):
+        """``run_config`` (default ``config``) is what the run folder records as ``config.yaml``."""
         from transformers import AutoTokenizer
 
         self.config = config
@@ -85,8 +86,8 @@ class PPOTrainer:
         self.step = state["step"] if state else 0
         policy_path = str(checkpoint / "actor") if checkpoint else config.model.policy
         critic_path = str(checkpoint / "critic") if checkpoint and config.uses_critic else None
-        print(format_config(config))
-        save_config(config, self.run_dir / "config.yaml")
+        print(format_config(run_config or config))
+        save_config(run_config or config, self.run_dir / "config.yaml")
         self.tokenizer = AutoTokenizer.from_pretrained(policy_path)
         data = config.data
         self.train_problems = load_problem_set(data.train, data.train_size, "train", config.seed, data.difficulty)
@@ -100,12 +101,13 @@ class PPOTrainer:
         else:
             random.seed(config.seed)
         self.tracker = MetricsTracker(self.run_dir, resume_step=self.step if checkpoint else None,
-                                      config=config.tracking, run_config=to_dict(config))
-        self._start_actors(policy_path, critic_path, checkpoint)
+                                      config=config.tracking, run_config=to_dict(run_config or config))
+        self.start_actors(policy_path, critic_path, checkpoint)
         self.counters = {"dropped_too_long": state["dropped_too_long"] if state else 0}
 
     # ----------------------------------------------------------------------------- actors
-    def _start_actors(self, policy_path: str, critic_path: str | None, checkpoint: Path | None) -> None:
+    def start_actors(self, policy_path: str, critic_path: str | None, checkpoint: Path | None) -> None:
+        """Learners, rollout workers and reward workers (subclasses add their own actors after these)."""
         config = self.config
         if not ray.is_initialized():
             ray.init(address=config.ray.address, num_cpus=config.ray.num_cpus, include_dashboard=False,
@@ -128,6 +130,12 @@ class PPOTrainer:
             config.reward.processes_per_worker, config.reward.verify_timeout) for _ in range(config.reward.workers)]
         self.weights_ref = None  # latest synced weights, re-sent to a restarted rollout worker
         self.weights_version = 0
+
+    def shutdown(self) -> None:
+        """Stop every actor of this run and release its placement groups (the Ray instance stays up)."""
+        for actor in [*self.learners, *self.rollout_workers, *self.reward_workers]:
+            ray.kill(actor)
+        self.placement.remove()
 
     # ----------------------------------------------------------------------------- phases
     def generate(self, prompts: list[list[int]], params: dict[str, Any]) -> list[list[dict[str, Any]]]:
@@ -373,5 +381,8 @@ def _free_port() -> int:
 def run(config: RLConfig) -> dict[str, float]:
     """Train with PPO and return the final evaluation metrics."""
     trainer = PPOTrainer(config)
-    return trainer.train()
+    try:
+        return trainer.train()
+    finally:
+        trainer.shutdown()
 

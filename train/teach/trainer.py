@@ -26,7 +26,7 @@ import ray
 import torch
 
 from satori import coat
-from satori.config import ConfigError, save_config
+from satori.config import ConfigError
 from satori.problems import Problem
 from satori.tracking import plot_metrics
 from train.rl.batch import Sample
@@ -76,8 +76,7 @@ class TeacherTrainer(PPOTrainer):
     def __init__(self, config: TeachConfig):
         self.teach = config
         teacher, self.student_path = resolve_models(config)
-        super().__init__(config.rl_config(teacher))
-        save_config(config, self.run_dir / "config.yaml")   # the teacher config, not the derived PPO one
+        super().__init__(config.rl_config(teacher), run_config=config)
         self.problems = {p.id: p for p in self.train_problems + self.eval_problems}
         missing = [p.id for p in self.problems.values() if not (p.solution or "").strip()]
         if missing:
@@ -85,8 +84,8 @@ class TeacherTrainer(PPOTrainer):
             raise ConfigError(f"key 'data.train': problem {missing[0]} has no reference solution; a teacher "
                               "explains given solutions (map the solution column, or use procedural families)")
 
-    def _start_actors(self, policy_path: str, critic_path: str | None, checkpoint: Path | None) -> None:
-        super()._start_actors(policy_path, critic_path, checkpoint)
+    def start_actors(self, policy_path: str, critic_path: str | None, checkpoint: Path | None) -> None:
+        super().start_actors(policy_path, critic_path, checkpoint)
         config = self.teach
         Scorer = scorer_actor(num_gpus=1.0 if torch.cuda.is_available() else 0.0)
         self.scorers = [Scorer.options(num_cpus=0).remote(self.student_path, config.rollout.temperature,
@@ -95,9 +94,10 @@ class TeacherTrainer(PPOTrainer):
                         for _ in range(config.scorer.num_workers)]
 
     def shutdown(self) -> None:
-        """Stop every actor this trainer started (the Ray instance stays up)."""
-        for actor in [*self.learners, *self.rollout_workers, *self.reward_workers, *self.scorers]:
+        """Stop the student scorers, then the PPO engine's actors (the Ray instance stays up)."""
+        for actor in self.scorers:
             ray.kill(actor)
+        super().shutdown()
 
     # ----------------------------------------------------------------------------- prompts
     def encode(self, prompt: RolloutPrompt) -> list[int]:
