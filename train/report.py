@@ -60,9 +60,12 @@ def _curves_section(run_dir: Path, keys: list[str], title: str) -> list[str]:
         return [f"## {title}", "", "(no curves logged)", ""]
     evals = [r for r in rows if r.get("eval/accuracy") is not None]
     lines = [f"## {title}", ""]
-    if evals:
-        lines += [f"Greedy held-out accuracy: {evals[0]['eval/accuracy']:.3f} at step {evals[0]['step']} -> "
-                  f"{evals[-1]['eval/accuracy']:.3f} at step {evals[-1]['step']}.", ""]
+    first, last = (evals[0], evals[-1]) if evals else (None, None)
+    if first is last and first is not None:
+        lines += [f"Greedy held-out accuracy: {first['eval/accuracy']:.3f} at step {first['step']}.", ""]
+    elif evals:
+        lines += [f"Greedy held-out accuracy: {first['eval/accuracy']:.3f} at step {first['step']} -> "
+                  f"{last['eval/accuracy']:.3f} at step {last['step']}.", ""]
     lines += [f"![{title}]({png.relative_to(run_dir.parent)})", ""]
     return lines
 

@@ -65,11 +65,11 @@ def test_rows_carry_prompt_and_label_in_openrlhf_keys(config, exported, tiny_tok
     for row in rows:
         problem = by_id[row["id"]]
         label = json.loads(row["label"])
-        assert label == {"gold": problem.gold, "reflect_status": row["reflect_status"]}
         head = build_prompt(problem.question, config.data.template, tiny_tokenizer)
         assert row["prompt"].startswith(head)
         assert len(tiny_tokenizer.encode(row["prompt"], add_special_tokens=False)) <= config.data.max_prompt_len
         prefix = row["prompt"][len(head):]
+        assert label == {"gold": problem.gold, "reflect_status": row["reflect_status"], **({"prefix": prefix} if prefix else {})}
         if row["reflect_status"] == 0:
             assert prefix == ""
             continue

@@ -34,8 +34,10 @@ CASES = {
     "kept an incorrect prefix": (PREFIX_BAD, "Looks right. \\boxed{54}", -1, -1.0, 0.0),
     "broke a correct prefix": (PREFIX_OK, f"No.\n{EXPLORE}7 * 8 = 54, \\boxed{{54}}.", 1, -1.5, 0.0),
     "kept a correct prefix": (PREFIX_OK, "Yes, 56 is right. \\boxed{56}", 1, 0.0, 1.0),
-    # only the response is graded: a boxed answer inside the prompt does not count
-    "answer only in the prefix": (f"{CONTINUE}\\boxed{{56}}\n{REFLECT}", "Hmm.", 1, -1.5, 0.0),
+    # a restart is graded as prefix + response: the prefix's answer stands unless the response replaces it
+    "confirmed a correct prefix": (f"{CONTINUE}\\boxed{{56}}\n{REFLECT}", "Checked.", 1, 0.0, 1.0),
+    "let an incorrect prefix stand": (f"{CONTINUE}\\boxed{{54}}\n{REFLECT}", "Checked.", -1, -1.0, 0.0),
+    "replaced a correct answer": (f"{CONTINUE}\\boxed{{56}}\n{REFLECT}", "\\boxed{54}", 1, -1.5, 0.0),
 }
 
 
@@ -73,7 +75,7 @@ def test_documented_values_one_sample_per_call(reward_module, tiny_tokenizer):
     for name, (prefix, response, status, reward, score) in CASES.items():
         query, prompt = _sample(tiny_tokenizer, prefix, response)
         assert query.startswith(prompt), name
-        rewards, scores, logs = asyncio.run(call(query, prompt, encode_label("56", status)))
+        rewards, scores, logs = asyncio.run(call(query, prompt, encode_label("56", status, prefix)))
         assert rewards.shape == (1,) and rewards.item() == pytest.approx(reward), name
         assert scores.item() == score and logs["accuracy"] == score, name
         assert set(logs) == {"accuracy", "reflection_bonus", "verify_timeout"}
@@ -85,7 +87,7 @@ def test_batch_call_and_list_golds(reward_module):
         prompt = build_prompt(QUESTION, "satori") + prefix
         queries.append(prompt + response)
         prompts.append(prompt)
-        labels.append(encode_label("56", status))
+        labels.append(encode_label("56", status, prefix))
     info = reward_module.reward_func(queries, prompts, labels)
     assert info["rewards"].tolist() == [case[3] for case in CASES.values()]
     assert info["extra_logs"]["reflection_bonus"] == pytest.approx((0.5 - 0.5 - 0.5) / len(CASES))
@@ -96,7 +98,7 @@ def test_batch_call_and_list_golds(reward_module):
 def test_left_truncated_prompt_still_finds_the_response(reward_module):
     prompt = build_prompt(QUESTION, "satori") + PREFIX_BAD
     query = prompt[40:] + "\\boxed{56}"  # OpenRLHF cut the prompt's start to fit its length budget
-    info = reward_module.reward_func([query], [prompt], [encode_label("56", -1)])
+    info = reward_module.reward_func([query], [prompt], [encode_label("56", -1, PREFIX_BAD)])
     assert info["rewards"].tolist() == [0.5]
 
 

@@ -37,15 +37,16 @@ PROMPT_KEY = "prompt"
 LABEL_KEY = "label"
 
 
-def encode_label(gold: str | list[str], reflect_status: int) -> str:
-    """The ``label`` column: gold answer(s) and reflect status as a JSON string."""
-    return json.dumps({"gold": gold, "reflect_status": reflect_status}, ensure_ascii=False)
+def encode_label(gold: str | list[str], reflect_status: int, prefix: str = "") -> str:
+    """The ``label`` column: gold answer(s), reflect status and restart prefix as a JSON string."""
+    label = {"gold": gold, "reflect_status": reflect_status, **({"prefix": prefix} if prefix else {})}
+    return json.dumps(label, ensure_ascii=False)
 
 
 def prompt_row(prompt: RolloutPrompt, template: str, tokenizer: Any) -> dict[str, Any]:
     """One JSONL row for ``prompt`` (problem under ``template``, then the restart prefix if any)."""
     return {"id": prompt.problem_id, PROMPT_KEY: build_prompt(prompt.question, template, tokenizer) + prompt.prefix,
-            LABEL_KEY: encode_label(prompt.gold, prompt.reflect_status), "reflect_status": prompt.reflect_status}
+            LABEL_KEY: encode_label(prompt.gold, prompt.reflect_status, prompt.prefix), "reflect_status": prompt.reflect_status}
 
 
 def restart_states(prompts: list[RolloutPrompt], trajectories: list[list[str]], config: RLConfig) -> RestartBuffer:

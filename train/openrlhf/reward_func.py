@@ -9,14 +9,17 @@ A standalone file: OpenRLHF (0.11.2) loads it by path in each vLLM engine actor
 - ``queries``: prompt + response text (decoded with special tokens kept, so the COAT action
   tokens and the end-of-sequence token are in it); ``prompts``: the prompt texts;
 - ``labels``: the ``label`` column of the exported prompt set, a JSON string
-  ``{"gold": ..., "reflect_status": -1 | 0 | 1}`` (see ``train.openrlhf.export``).
+  ``{"gold": ..., "reflect_status": -1 | 0 | 1, "prefix": restart prefix (restarts only)}``
+  (see ``train.openrlhf.export``).
 
 The response is graded by satori's verifier (worker processes killed after
 ``verify_timeout`` seconds: status ``timeout``, never a hang) and shaped by
 ``satori.rewards.shape_reward``: 0 when correct, -1 otherwise (wrong, no answer, timeout),
 plus ``+bonus_scale`` for a restart from an incorrect prefix that ends correct and
-``-bonus_scale`` for a restart from a correct prefix that ends incorrect. Only the response is
-graded, never the restart prefix inside the prompt. ``scores`` is 1 for a correct answer
+``-bonus_scale`` for a restart from a correct prefix that ends incorrect. A restart is graded
+as the whole trajectory, prefix + response, as satori's own PPO loop does: confirming a correct
+prefix keeps it correct, a wrong answer in the prefix stands until the response replaces it.
+``scores`` is 1 for a correct answer
 (OpenRLHF's dynamic filtering reads it). The overlong penalty is OpenRLHF's own
 (``--reward.overlong_buffer_len``), which has the same form as satori's.
 
@@ -43,10 +46,10 @@ def settings() -> dict[str, Any]:
     return {**DEFAULT_SETTINGS, **(json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {})}
 
 
-def parse_label(label: str) -> tuple[Any, int]:
-    """``(gold, reflect_status)`` from a label written by ``train.openrlhf.export.encode_label``."""
+def parse_label(label: str) -> tuple[Any, int, str]:
+    """``(gold, reflect_status, prefix)`` from a label written by ``train.openrlhf.export.encode_label``."""
     data = json.loads(label)
-    return data["gold"], int(data.get("reflect_status", 0))
+    return data["gold"], int(data.get("reflect_status", 0)), data.get("prefix", "")
 
 
 def response_of(query: str, prompt: str) -> str:
@@ -70,9 +73,9 @@ def reward_func(queries: list[str], prompts: list[str], labels: list[str]) -> di
     from satori.rewards import shape_reward
 
     config = settings()
-    golds, statuses = zip(*(parse_label(label) for label in labels)) if labels else ((), ())
-    responses = [response_of(q, p) for q, p in zip(queries, prompts)]
-    verdicts = verify_batch(list(zip(responses, golds)), workers=int(config["verifier_processes"]),
+    golds, statuses, prefixes = zip(*(parse_label(label) for label in labels)) if labels else ((), (), ())
+    trajectories = [prefix + response_of(q, p) for q, p, prefix in zip(queries, prompts, prefixes)]
+    verdicts = verify_batch(list(zip(trajectories, golds)), workers=int(config["verifier_processes"]),
                             timeout=float(config["verify_timeout"]))
     correct = [v.status == "correct" for v in verdicts]
     terms = [shape_reward(ok, status, bonus_scale=float(config["bonus_scale"])) for ok, status in zip(correct, statuses)]

@@ -8,7 +8,9 @@ Departures from the Satori paper, on purpose:
 - Any advantage estimator can be chosen (``algo.advantage``); the paper uses GAE with a critic.
 - A restart prompt that is too long loses whole trailing steps (or is dropped and counted),
   never its problem statement or its final ``<|reflect|>``.
-- The answer of a restart rollout is taken from its own response, not from the prefix.
+- A restart rollout is graded as the whole trajectory, prefix + response: confirming a correct
+  prefix without restating its answer keeps it correct, and a wrong answer in the prefix stands
+  until the response replaces it.
 """
 
 from __future__ import annotations
@@ -231,7 +233,7 @@ class PPOTrainer:
             groups = self.generate([self.encode(p) for p in prompts], params)
         flat = [(p, c) for p, group in zip(prompts, groups) for c in group]
         with timer("reward"):
-            verdicts = self.grade([(c["text"], p.gold) for p, c in flat])
+            verdicts = self.grade([(p.prefix + c["text"], p.gold) for p, c in flat])
         samples, stats = [], {}
         for index, ((prompt, completion), verdict) in enumerate(zip(flat, verdicts)):
             correct = verdict["status"] == "correct"
