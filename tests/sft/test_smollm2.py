@@ -25,7 +25,7 @@ def test_smollm2_gguf_sft_then_transformers_and_vllm_agree(tmp_path):
     from train.sft import SFTTrainer
     from train.sft_config import SFTConfig
 
-    from conftest import write_demos
+    from sft_demos import write_demos
 
     demos = write_demos(tmp_path / "demos.jsonl", 10)
     config = load_config(SFTConfig, None, [
