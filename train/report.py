@@ -60,12 +60,10 @@ def _curves_section(run_dir: Path, keys: list[str], title: str) -> list[str]:
         return [f"## {title}", "", "(no curves logged)", ""]
     evals = [r for r in rows if r.get("eval/accuracy") is not None]
     lines = [f"## {title}", ""]
-    first, last = (evals[0], evals[-1]) if evals else (None, None)
-    if first is last and first is not None:
-        lines += [f"Greedy held-out accuracy: {first['eval/accuracy']:.3f} at step {first['step']}.", ""]
-    elif evals:
-        lines += [f"Greedy held-out accuracy: {first['eval/accuracy']:.3f} at step {first['step']} -> "
-                  f"{last['eval/accuracy']:.3f} at step {last['step']}.", ""]
+    if evals:
+        ends = [evals[0]] if len(evals) == 1 else [evals[0], evals[-1]]
+        lines += ["Greedy held-out accuracy: " + " -> ".join(
+            f"{r['eval/accuracy']:.3f} at step {r['step']}" for r in ends) + ".", ""]
     lines += [f"![{title}]({png.relative_to(run_dir.parent)})", ""]
     return lines
 

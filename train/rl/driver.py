@@ -88,8 +88,9 @@ class PPOTrainer:
         self.step = state["step"] if state else 0
         policy_path = str(checkpoint / "actor") if checkpoint else config.model.policy
         critic_path = str(checkpoint / "critic") if checkpoint and config.uses_critic else None
-        print(format_config(run_config or config))
-        save_config(run_config or config, self.run_dir / "config.yaml")
+        recorded = run_config or config
+        print(format_config(recorded))
+        save_config(recorded, self.run_dir / "config.yaml")
         self.tokenizer = AutoTokenizer.from_pretrained(policy_path)
         data = config.data
         self.train_problems = load_problem_set(data.train, data.train_size, "train", config.seed, data.difficulty)
@@ -103,7 +104,7 @@ class PPOTrainer:
         else:
             random.seed(config.seed)
         self.tracker = MetricsTracker(self.run_dir, resume_step=self.step if checkpoint else None,
-                                      config=config.tracking, run_config=to_dict(run_config or config))
+                                      config=config.tracking, run_config=to_dict(recorded))
         self.start_actors(policy_path, critic_path, checkpoint)
         self.counters = {"dropped_too_long": state["dropped_too_long"] if state else 0}
 
