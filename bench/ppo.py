@@ -45,7 +45,7 @@ def measure(estimator: str, policy: str, args: argparse.Namespace, work: Path) -
     run_dir = work / estimator
     config = load_config(RLConfig, None, [
         f"run_dir={run_dir}", f"model.policy={policy}", f"total_steps={args.steps}", f"eval_every={args.steps + 1}",
-        f"checkpoint_every={args.steps + 1}", "data.eval_size=4", f"data.difficulty={args.difficulty}",
+        f"checkpoint_every={args.steps + 1}", "data.eval_size=4", "data.train_size=600", f"data.difficulty={args.difficulty}",
         f"rollout.prompts_per_step={args.prompts}", f"rollout.samples_per_prompt={args.samples}",
         f"rollout.max_new_tokens={args.max_new_tokens}", f"algo.advantage={estimator}", "rae.offline_samples=1",
         "rae.offline_problems=8", f"threads={args.threads}", "tracking.tensorboard=false"])
