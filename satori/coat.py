@@ -57,10 +57,11 @@ def parse(text: str) -> list[Step]:
     problems = find_problems(text)
     if problems:
         raise CoatFormatError(problems[0])
-    return _split(text)
+    return split_steps(text)
 
 
-def _split(text: str) -> list[Step]:
+def split_steps(text: str) -> list[Step]:
+    """The steps of ``text`` without validating it (text before the first action token is dropped)."""
     starts = [m.start() for m in _ACTION_RE.finditer(text)]
     steps = []
     for i, start in enumerate(starts):
@@ -82,7 +83,7 @@ def find_problems(text: str) -> list[str]:
     for match in _SPECIAL_RE.finditer(text):
         if match.group(0) not in ACTION_TOKENS:
             problems.append(f"unknown token {match.group(0)} at offset {match.start()}")
-    for step_start, step in zip((m.start() for m in _ACTION_RE.finditer(text)), _split(text)):
+    for step_start, step in zip((m.start() for m in _ACTION_RE.finditer(text)), split_steps(text)):
         if not step.text.strip():
             problems.append(f"empty {step.name} step at offset {step_start}")
     try:

@@ -6,7 +6,9 @@ The paper's reward for one trajectory::
 
 with ``c = +1`` when a restart from an incorrect prefix (``reflect_status == -1``) ends correct
 and ``c = -1`` when a restart from a correct prefix (``reflect_status == +1``) ends incorrect.
-An optional DAPO-style overlong penalty is added on top. ``shape_reward`` returns every term
+An optional DAPO-style overlong penalty and an optional verified-steps term
+(``step_scale * (share of the response's arithmetic claims that hold - 1)``, see
+``satori.claims``; ``-step_scale`` for a response that makes no claim) are added on top. ``shape_reward`` returns every term
 in a ``RewardTerms`` so each can be logged on its own; the scalar ``total`` goes on the last
 response token (``train.algorithms.advantages.place_on_last_token``).
 
@@ -59,6 +61,14 @@ def overlong_penalty(length: int, max_len: int, buffer: int, penalty: float = 1.
     return -penalty * min(excess / buffer, 1.0)
 
 
+def step_reward(claim_share: float | None, scale: float) -> float:
+    """``scale * (claim_share - 1)``: 0 when every claim holds, ``-scale`` when none holds or none is
+    made (so dropping the arithmetic never pays)."""
+    if scale < 0:
+        raise ValueError(f"step_scale must be >= 0, got {scale}")
+    return scale * ((claim_share or 0.0) - 1.0)
+
+
 @dataclass(frozen=True)
 class RewardTerms:
     """The terms of one trajectory's reward; ``total`` is their sum."""
@@ -67,10 +77,11 @@ class RewardTerms:
     reflection: float = 0.0
     orm: float = 0.0
     overlong: float = 0.0
+    steps: float = 0.0
 
     @property
     def total(self) -> float:
-        return self.correctness + self.reflection + self.orm + self.overlong
+        return self.correctness + self.reflection + self.orm + self.overlong + self.steps
 
     def as_dict(self, prefix: str = "reward/") -> dict[str, float]:
         """Every term and the total under ``prefix`` (for metrics logging)."""
@@ -80,12 +91,14 @@ class RewardTerms:
 def shape_reward(correct: bool, reflect_status: int = 0, *, bonus_scale: float = 0.5,
                  orm_score: float | None = None, orm_mean: float = 0.0, orm_std: float = 1.0,
                  length: int | None = None, max_len: int | None = None, overlong_buffer: int | None = None,
-                 overlong_penalty_factor: float = 1.0) -> RewardTerms:
+                 overlong_penalty_factor: float = 1.0, claim_share: float | None = None,
+                 step_scale: float = 0.0) -> RewardTerms:
     """All reward terms of one trajectory.
 
     The ORM term is on when ``orm_score`` is given (normalised by ``orm_mean``/``orm_std``,
     e.g. the batch's); the overlong term is on when ``overlong_buffer`` is given (then
-    ``length`` and ``max_len`` are required).
+    ``length`` and ``max_len`` are required); the verified-steps term is on when ``step_scale > 0``
+    (``claim_share`` from ``satori.claims.claim_share``, None for a response without claims).
     """
     overlong = 0.0
     if overlong_buffer is not None:
@@ -97,4 +110,5 @@ def shape_reward(correct: bool, reflect_status: int = 0, *, bonus_scale: float =
         reflection=reflection_bonus(correct, reflect_status, bonus_scale),
         orm=0.0 if orm_score is None else orm_bonus(orm_score, orm_mean, orm_std),
         overlong=overlong,
+        steps=step_reward(claim_share, step_scale),
     )

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from satori.rewards import (RewardTerms, correctness_reward, orm_bonus, overlong_penalty, reflection_bonus,
-                            shape_reward)
+                            shape_reward, step_reward)
 
 
 @pytest.mark.parametrize("correct, expected", [(True, 0.0), (False, -1.0)])
@@ -69,7 +69,21 @@ def test_shape_reward_terms_are_logged_separately():
     terms = shape_reward(False, 1, bonus_scale=0.5, length=90, max_len=100, overlong_buffer=20)
     assert terms == RewardTerms(correctness=-1.0, reflection=-0.5, orm=0.0, overlong=-0.5)
     assert terms.as_dict() == {"reward/correctness": -1.0, "reward/reflection": -0.5, "reward/orm": 0.0,
-                               "reward/overlong": -0.5, "reward/total": -2.0}
+                               "reward/overlong": -0.5, "reward/steps": 0.0, "reward/total": -2.0}
     assert shape_reward(True).total == 0.0
     with pytest.raises(ValueError, match="length"):
         shape_reward(True, overlong_buffer=20)
+
+
+@pytest.mark.parametrize("share, scale, expected", [
+    (1.0, 1.0, 0.0), (0.0, 1.0, -1.0), (0.25, 2.0, -1.5), (None, 1.0, -1.0), (0.0, 0.0, 0.0)])
+def test_step_reward_table(share, scale, expected):
+    assert step_reward(share, scale) == expected
+
+
+def test_step_term_adds_to_the_total_and_rejects_a_negative_scale():
+    terms = shape_reward(True, claim_share=0.5, step_scale=1.0)
+    assert terms.steps == -0.5 and terms.total == -0.5
+    assert shape_reward(True, claim_share=0.5).total == 0.0   # off by default
+    with pytest.raises(ValueError, match="step_scale"):
+        step_reward(0.5, -1.0)

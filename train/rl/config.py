@@ -64,6 +64,7 @@ class RewardConfig:
     overlong_buffer: int | None = None
     overlong_penalty: float = 1.0
     orm: str | None = None          # an outcome reward model (sequence classification) folder
+    step_scale: float = 0.0         # weight of the verified-steps term (share of true arithmetic claims)
     verify_timeout: float = 5.0
     workers: int = 1                # reward actors
     processes_per_worker: int = 1   # verifier processes inside each reward actor
@@ -141,6 +142,7 @@ class RLConfig:
         require(self.ray.learners >= 1, "ray.learners", "must be >= 1")
         require(rollout.num_workers >= 1, "rollout.num_workers", "must be >= 1")
         self.resources.check_counts(self.ray.learners, rollout.num_workers)
+        require(self.reward.step_scale >= 0, "reward.step_scale", "must be >= 0 (0 turns the term off)")
         require(algo.actor_lr > 0 and algo.critic_lr > 0, "algo.actor_lr", "learning rates must be positive")
         try:
             check_template(self.data.template)

@@ -8,6 +8,8 @@ Departures from the Satori paper, on purpose:
 - Any advantage estimator can be chosen (``algo.advantage``); the paper uses GAE with a critic.
 - A restart prompt that is too long loses whole trailing steps (or is dropped and counted),
   never its problem statement or its final ``<|reflect|>``.
+- An optional verified-steps reward term (``reward.step_scale``) scores the share of the
+  response's arithmetic claims that hold, checked exactly by ``satori.claims``.
 - A restart rollout is graded as the whole trajectory, prefix + response: confirming a correct
   prefix without restating its answer keeps it correct, and a wrong answer in the prefix stands
   until the response replaces it.
@@ -26,6 +28,7 @@ import ray
 import torch
 
 from satori.config import format_config, save_config, to_dict
+from satori.claims import claim_share
 from satori.problems import Problem
 from satori.prompts import encode_prompt
 from satori.rewards import shape_reward
@@ -241,7 +244,9 @@ class PPOTrainer:
             terms = shape_reward(correct, prompt.reflect_status, bonus_scale=config.reward.bonus_scale,
                                  length=len(completion["token_ids"]), max_len=rollout.max_new_tokens,
                                  overlong_buffer=config.reward.overlong_buffer,
-                                 overlong_penalty_factor=config.reward.overlong_penalty)
+                                 overlong_penalty_factor=config.reward.overlong_penalty,
+                                 claim_share=claim_share(completion["text"]) if config.reward.step_scale else None,
+                                 step_scale=config.reward.step_scale)
             samples.append(Sample(completion["prompt_ids"], completion["token_ids"], completion["logprobs"],
                                   terms.total, group=index // rollout.samples_per_prompt,
                                   reflect_status=prompt.reflect_status))

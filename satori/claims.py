@@ -1,0 +1,149 @@
+"""Arithmetic claims in a solution's steps, checked exactly.
+
+A claim is a run such as ``7 + 4 = 11`` or ``1/8 + 5/16 = 2/16 + 5/16``: numeric expressions
+(integers, decimals, ``+ - * /``, parentheses, unary minus) joined by ``=``. It holds when every
+side has the same exact value (``fractions.Fraction``). Runs touching letters (``5x = 10``) are
+not claims. Model text stays data: a small recursive-descent parser reads it, with bounded
+number length, expression size and nesting, so nothing is executed and no call can run long.
+
+Only ``<|continue|>`` and ``<|explore|>`` steps are read: a ``<|reflect|>`` step may restate a
+wrong claim on purpose ("Wait, 2 - 5 = 3 is wrong").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+from satori.coat import REFLECT, split_steps
+
+MAX_DIGITS = 15       # longer numbers make the run "not a claim"
+MAX_TOKENS = 64       # per side
+MAX_DEPTH = 8         # parenthesis nesting
+
+_RUN_RE = re.compile(r"[0-9().+\-*/= ]+")
+_TOKEN_RE = re.compile(r"\s*(\d+(?:\.\d+)?|[()+\-*/])")
+
+
+@dataclass(frozen=True)
+class Claim:
+    text: str
+    holds: bool
+
+
+class _NotAnExpression(ValueError):
+    pass
+
+
+def find_claims(text: str) -> list[Claim]:
+    """Every claim in the ``<|continue|>`` and ``<|explore|>`` steps of ``text``, in order."""
+    claims = []
+    for step in split_steps(text):
+        if step.action == REFLECT:
+            continue
+        for match in _RUN_RE.finditer(step.text):
+            run = match.group(0).strip().rstrip(".").rstrip()
+            start = match.start() + match.group(0).index(run[:1]) if run else match.start()
+            end = start + len(run)
+            if (start > 0 and step.text[start - 1].isalnum()) or (end < len(step.text) and step.text[end].isalnum()):
+                continue  # part of "5x = 10" or "x2"
+            sides = run.split("=")
+            if len(sides) < 2:
+                continue
+            try:
+                values = [evaluate(side) for side in sides]
+            except _NotAnExpression:
+                continue
+            claims.append(Claim(run, None not in values and all(v == values[0] for v in values)))
+    return claims
+
+
+def claim_share(text: str) -> float | None:
+    """Share of the claims in ``text`` that hold; None when it makes no claim."""
+    claims = find_claims(text)
+    return sum(c.holds for c in claims) / len(claims) if claims else None
+
+
+def evaluate(expression: str) -> Fraction | None:
+    """The exact value of a numeric expression; None on division by zero.
+
+    Raises ``_NotAnExpression`` when ``expression`` is not one (empty, stray characters,
+    unbalanced, too long or too deep).
+    """
+    tokens = _tokenize(expression)
+    parser = _Parser(tokens)
+    value = parser.expression(0)
+    if parser.position != len(tokens):
+        raise _NotAnExpression(expression)
+    return value
+
+
+def _tokenize(expression: str) -> list[str]:
+    tokens, position = [], 0
+    expression = expression.rstrip()
+    while position < len(expression):
+        match = _TOKEN_RE.match(expression, position)
+        if match is None:
+            raise _NotAnExpression(expression)
+        token = match.group(1)
+        if token[0].isdigit() and len(token.replace(".", "")) > MAX_DIGITS:
+            raise _NotAnExpression(expression)
+        tokens.append(token)
+        position = match.end()
+    if not tokens or len(tokens) > MAX_TOKENS:
+        raise _NotAnExpression(expression)
+    return tokens
+
+
+class _Parser:
+    """expression := term (('+'|'-') term)*; term := factor (('*'|'/') factor)*;
+    factor := '-' factor | '(' expression ')' | number. Division by zero gives None."""
+
+    def __init__(self, tokens: list[str]):
+        self.tokens, self.position = tokens, 0
+
+    def _peek(self) -> str | None:
+        return self.tokens[self.position] if self.position < len(self.tokens) else None
+
+    def _take(self) -> str:
+        token = self._peek()
+        if token is None:
+            raise _NotAnExpression("unexpected end")
+        self.position += 1
+        return token
+
+    def expression(self, depth: int) -> Fraction | None:
+        value = self.term(depth)
+        while self._peek() in ("+", "-"):
+            op, right = self._take(), self.term(depth)
+            value = None if value is None or right is None else value + right if op == "+" else value - right
+        return value
+
+    def term(self, depth: int) -> Fraction | None:
+        value = self.factor(depth)
+        while self._peek() in ("*", "/"):
+            op, right = self._take(), self.factor(depth)
+            if value is None or right is None or (op == "/" and right == 0):
+                value = None
+            else:
+                value = value * right if op == "*" else value / right
+        return value
+
+    def factor(self, depth: int) -> Fraction | None:
+        token = self._take()
+        if token == "-":
+            if depth >= MAX_DEPTH:
+                raise _NotAnExpression("too deep")
+            value = self.factor(depth + 1)
+            return None if value is None else -value
+        if token == "(":
+            if depth >= MAX_DEPTH:
+                raise _NotAnExpression("too deep")
+            value = self.expression(depth + 1)
+            if self._take() != ")":
+                raise _NotAnExpression("unbalanced")
+            return value
+        if token[0].isdigit():
+            return Fraction(token)
+        raise _NotAnExpression(f"unexpected {token!r}")
