@@ -101,3 +101,15 @@ def test_rollout_worker_killed_between_and_during_steps_is_restarted_with_curren
         assert all(c["prompt_ids"] == [5, 6, 7] for g in groups for c in g)
     finally:
         ray.shutdown()
+
+
+def test_two_learners_on_ray_train_through_the_driver(tmp_path, tiny_policy_dir):
+    (tmp_path / "rl.yaml").write_text("rl:\n  total_steps: 2\n  checkpoint_every: 2\n  eval_every: 2\n")
+    done = subprocess.run(cli(tmp_path, tiny_policy_dir, "ray.learners=2"), capture_output=True, text=True,
+                          timeout=400)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    updates = [row for row in rows if "loss/actor_grad_norm" in row]
+    assert [row["step"] for row in updates] == [1, 2]
+    assert all(row["loss/actor_grad_norm"] > 0 for row in updates)
+    assert (tmp_path / "final" / "config.json").is_file()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import random
-import socket
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -38,7 +37,7 @@ from train.rl.config import RLConfig
 from train.rl.problem_sets import load_problem_set
 from train.rl.rae import RestartBuffer, RolloutPrompt, shorten_to_fit
 from train.rl.resources import place
-from train.rl.workers import RewardWorker, RolloutWorker, learner_actor
+from train.rl.workers import RewardWorker, RolloutWorker, learner_actor, rendezvous_address
 from train.checkpoint import TRAINING_STATE_FILE, latest_checkpoint, prune_checkpoints, write_dir_atomically
 
 
@@ -119,9 +118,12 @@ class PPOTrainer:
             ray.init(address=config.ray.address, num_cpus=config.ray.num_cpus, include_dashboard=False,
                      log_to_driver=True, configure_logging=False)
         world = config.ray.learners
-        init_method = f"tcp://127.0.0.1:{_free_port()}" if world > 1 else None
         rollout = config.rollout
         self.placement = place(config.resources, learners=world, engines=rollout.num_workers)
+        init_method = None
+        if world > 1:  # rank 0's node hosts the process group's rendezvous
+            strategy = self.placement.learner(0)["scheduling_strategy"]
+            init_method = ray.get(rendezvous_address.options(scheduling_strategy=strategy).remote())
         Learner = learner_actor()
         self.learners = [Learner.options(**self.placement.learner(rank)).remote(
             config, policy_path, critic_path, rank, world, init_method) for rank in range(world)]
@@ -378,12 +380,6 @@ def _means(stats: dict[str, list[float]], total: int) -> dict[str, float]:
         shared = key.startswith("rollout/status_") or key in ("rae/from_incorrect", "rae/from_correct")
         out[key] = sum(values) / (total if shared else len(values))
     return out
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run(config: RLConfig) -> dict[str, float]:

@@ -8,6 +8,7 @@ logic runs, and is tested, without Ray.
 from __future__ import annotations
 
 import os
+import socket
 from typing import Any
 
 import ray
@@ -61,6 +62,16 @@ class RewardWorker:
 
     def grade(self, pairs: list[tuple[str, Any]]) -> list[dict[str, Any]]:
         return [verdict.to_dict() for verdict in self.pool.verify_batch(pairs)]
+
+
+@ray.remote(num_cpus=0)
+def rendezvous_address() -> str:
+    """``tcp://IP:PORT`` on the node this task runs on, with a port free there: where learner rank 0
+    (scheduled on the same node) hosts torch.distributed's rendezvous, reachable from every node."""
+    with socket.socket() as probe:
+        probe.bind(("", 0))
+        port = probe.getsockname()[1]
+    return f"tcp://{ray.util.get_node_ip_address()}:{port}"
 
 
 def learner_actor(num_gpus: float = 0.0) -> Any:
