@@ -2,7 +2,7 @@
 
 Reads one JSON job per line on stdin, writes one JSON result per line on stdout. The
 parent kills the process when a job overruns its time limit, so nothing here needs a
-timer. sympy and the LaTeX grammar are loaded once, before ``ready``; common answer shapes
+timer; if the parent itself dies (nobody left to enforce the limit), the worker exits. sympy and the LaTeX grammar are loaded once, before ``ready``; common answer shapes
 are then parsed while the worker is idle, so later parses are fast.
 """
 
@@ -12,12 +12,15 @@ import json
 import os
 import resource
 import select
+import signal
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
 MEMORY_LIMIT_BYTES = 4 * 1024 ** 3
 IDLE_SECONDS = 0.2  # warm up only after this long without a job, so batches never wait for it
+PARENT_CHECK_SECONDS = 0.5
 
 
 def run_job(job: dict[str, Any]) -> dict[str, str]:
@@ -44,7 +47,31 @@ def run_job(job: dict[str, Any]) -> dict[str, str]:
     return {"status": "correct" if same else "incorrect", "reason": "equivalent" if same else "not equivalent"}
 
 
+def exit_with_parent(interval: float = PARENT_CHECK_SECONDS) -> None:
+    """Have this worker killed as soon as its parent is gone, even in the middle of a job.
+
+    A forked watcher process does it: a thread could not, as one long sympy call can hold the
+    GIL for minutes. The watcher leaves when the worker does.
+    """
+    owner, worker = os.getppid(), os.getpid()
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the watcher is reaped automatically
+    if os.fork() != 0:
+        return
+    try:
+        os.closerange(0, 3)  # keep no end of the worker's pipes open
+        while os.getppid() == worker:
+            try:
+                os.kill(owner, 0)
+            except ProcessLookupError:
+                os.kill(worker, signal.SIGKILL)
+                break
+            time.sleep(interval)
+    finally:
+        os._exit(0)
+
+
 def main(argv: list[str] | None = None) -> None:
+    exit_with_parent()
     warm = "--no-warm-up" not in (sys.argv[1:] if argv is None else argv)
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard == resource.RLIM_INFINITY or hard > MEMORY_LIMIT_BYTES:

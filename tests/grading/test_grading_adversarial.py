@@ -105,6 +105,36 @@ def test_pool_replaces_a_worker_killed_from_outside(hostile_pool):
     assert hostile_pool.restarts == restarts + 1
 
 
+def test_a_busy_worker_exits_when_its_parent_is_killed(tmp_path):
+    """SIGKILL the process that owns the pool mid-job: the worker must not grind on unsupervised."""
+    script = tmp_path / "owner.py"
+    script.write_text(
+        "import sys\n"
+        "from satori.grading import VerifierPool\n"
+        "pool = VerifierPool(workers=1, timeout=600, warm_up=False)\n"
+        "pool.wait_ready()\n"
+        "print(pool._workers[0].proc.pid, flush=True)\n"
+        f"pool.verify({ENDLESS_SUM!r}, '1')\n")
+    owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                             cwd=Path(__file__).resolve().parents[2])
+    worker_pid = int(owner.stdout.readline())
+    time.sleep(1.0)  # the endless sum is running now
+    owner.kill()
+    owner.wait()
+    deadline = time.monotonic() + 5
+    while _alive(worker_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(worker_pid), "the worker outlived its parent"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[1][0] != "Z"   # a zombie has exited
+    except FileNotFoundError:
+        return False
+
+
 def test_verify_never_raises_on_odd_types(pool):
     for prediction, gold in [(None, "1"), (3, 3), ("1", []), ("1", None), (b"1", "1"), ("1", [None])]:
         verdict = verify(prediction, gold, timeout=TIMEOUT)
