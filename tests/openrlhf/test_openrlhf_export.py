@@ -12,7 +12,8 @@ from satori.coat import REFLECT
 from satori.config import load_config
 from satori.io import read_jsonl
 from satori.prompts import build_prompt
-from train.openrlhf.export import export_prompt_set, offline_problems, sample_trajectories
+from train.openrlhf.export import export_prompt_set, sample_trajectories
+from train.rl.rae import offline_problems
 from train.rl.config import RLConfig
 from train.rl.problem_sets import load_problem_set
 
@@ -40,7 +41,7 @@ def _trajectories(problems) -> list[list[str]]:
 @pytest.fixture(scope="module")
 def exported(config, tiny_tokenizer, tmp_path_factory):
     train = load_problem_set(config.data.train, config.data.train_size, "train", config.seed)
-    offline = offline_problems(config, train)
+    offline = offline_problems(train, config.rae.offline_problems, config.seed)
     trajectories = _trajectories(offline)
     out = tmp_path_factory.mktemp("openrlhf")
     summary = export_prompt_set(config, out, tiny_tokenizer, trajectories=trajectories)

@@ -31,7 +31,7 @@ from satori.problems import Problem
 from satori.prompts import build_prompt
 from train.rl.config import RLConfig
 from train.rl.problem_sets import load_problem_set
-from train.rl.rae import RestartBuffer, RolloutPrompt, shorten_to_fit
+from train.rl.rae import RestartBuffer, RolloutPrompt, offline_problems, shorten_to_fit
 
 PROMPT_KEY = "prompt"
 LABEL_KEY = "label"
@@ -76,11 +76,6 @@ def sample_trajectories(config: RLConfig, problems: list[Problem], tokenizer: An
     return [[c.text for c in group] for group in groups]
 
 
-def offline_problems(config: RLConfig, train: list[Problem]) -> list[Problem]:
-    """The training problems whose samples seed the restart states (the PPO driver's choice)."""
-    return random.Random(config.seed).sample(train, min(config.rae.offline_problems, len(train)))
-
-
 @dataclass
 class ExportSummary:
     train: Path
@@ -105,7 +100,7 @@ def export_prompt_set(config: RLConfig, out_dir: str | Path, tokenizer: Any,
     evaluation = load_problem_set(data.eval, data.eval_size, "test", config.seed + 1, data.difficulty)
     pool = [RolloutPrompt.plain(p) for p in train]
     if rae.enabled:
-        offline = offline_problems(config, train)
+        offline = offline_problems(train, rae.offline_problems, config.seed)
         if trajectories is None:
             if engine is None:
                 raise ValueError("restart states need trajectories or an engine to sample them with")

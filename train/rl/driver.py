@@ -35,7 +35,7 @@ from satori.tracking import MetricsTracker
 from train.rl.batch import Sample, add_advantages, collate
 from train.rl.config import RLConfig
 from train.rl.problem_sets import load_problem_set
-from train.rl.rae import RestartBuffer, RolloutPrompt, shorten_to_fit
+from train.rl.rae import RestartBuffer, RolloutPrompt, offline_problems, shorten_to_fit
 from train.rl.resources import place
 from train.rl.workers import RewardWorker, RolloutWorker, learner_actor, rendezvous_address
 from train.checkpoint import TRAINING_STATE_FILE, latest_checkpoint, prune_checkpoints, write_dir_atomically
@@ -348,8 +348,7 @@ class PPOTrainer:
     def seed_restart_buffer(self) -> None:
         """The paper's restart source: samples of the starting checkpoint on training problems."""
         rae = self.config.rae
-        problems = random.Random(self.config.seed).sample(self.train_problems,
-                                                          min(rae.offline_problems, len(self.train_problems)))
+        problems = offline_problems(self.train_problems, rae.offline_problems, self.config.seed)
         prompts = [RolloutPrompt.plain(p) for p in problems]
         params = {"max_new_tokens": self.config.rollout.max_new_tokens, "temperature": self.config.rollout.temperature,
                   "n": rae.offline_samples, "seed": self.config.seed, "logprobs": False}

@@ -125,3 +125,8 @@ class RestartBuffer:
         self.rng.setstate((version, tuple(internal), gauss))
         for status, rows in state["pools"].items():
             self.pools[int(status)] = deque((RolloutPrompt(**r) for r in rows), maxlen=self.capacity)
+
+
+def offline_problems(train: list[Problem], count: int, seed: int) -> list[Problem]:
+    """The training problems whose samples from the starting checkpoint seed the restart states."""
+    return random.Random(seed).sample(train, min(count, len(train)))
