@@ -28,12 +28,14 @@ _TOKEN_RE = re.compile(r"\s*(\d+(?:\.\d+)?|[()+\-*/])")
 
 @dataclass(frozen=True)
 class Claim:
+    """One claim as the solution writes it, and whether all its sides are equal."""
+
     text: str
     holds: bool
 
 
-class _NotAnExpression(ValueError):
-    pass
+class NotAnExpression(ValueError):
+    """The text is not a numeric expression this reader accepts."""
 
 
 def find_claims(text: str) -> list[Claim]:
@@ -53,7 +55,7 @@ def find_claims(text: str) -> list[Claim]:
                 continue
             try:
                 values = [evaluate(side) for side in sides]
-            except _NotAnExpression:
+            except NotAnExpression:
                 continue
             claims.append(Claim(run, None not in values and all(v == values[0] for v in values)))
     return claims
@@ -68,14 +70,14 @@ def claim_share(text: str) -> float | None:
 def evaluate(expression: str) -> Fraction | None:
     """The exact value of a numeric expression; None on division by zero.
 
-    Raises ``_NotAnExpression`` when ``expression`` is not one (empty, stray characters,
+    Raises :class:`NotAnExpression` when ``expression`` is not one (empty, stray characters,
     unbalanced, too long or too deep).
     """
     tokens = _tokenize(expression)
     parser = _Parser(tokens)
     value = parser.expression(0)
     if parser.position != len(tokens):
-        raise _NotAnExpression(expression)
+        raise NotAnExpression(expression)
     return value
 
 
@@ -85,14 +87,14 @@ def _tokenize(expression: str) -> list[str]:
     while position < len(expression):
         match = _TOKEN_RE.match(expression, position)
         if match is None:
-            raise _NotAnExpression(expression)
+            raise NotAnExpression(expression)
         token = match.group(1)
         if token[0].isdigit() and len(token.replace(".", "")) > MAX_DIGITS:
-            raise _NotAnExpression(expression)
+            raise NotAnExpression(expression)
         tokens.append(token)
         position = match.end()
     if not tokens or len(tokens) > MAX_TOKENS:
-        raise _NotAnExpression(expression)
+        raise NotAnExpression(expression)
     return tokens
 
 
@@ -109,7 +111,7 @@ class _Parser:
     def _take(self) -> str:
         token = self._peek()
         if token is None:
-            raise _NotAnExpression("unexpected end")
+            raise NotAnExpression("unexpected end")
         self.position += 1
         return token
 
@@ -134,16 +136,16 @@ class _Parser:
         token = self._take()
         if token == "-":
             if depth >= MAX_DEPTH:
-                raise _NotAnExpression("too deep")
+                raise NotAnExpression("too deep")
             value = self.factor(depth + 1)
             return None if value is None else -value
         if token == "(":
             if depth >= MAX_DEPTH:
-                raise _NotAnExpression("too deep")
+                raise NotAnExpression("too deep")
             value = self.expression(depth + 1)
             if self._take() != ")":
-                raise _NotAnExpression("unbalanced")
+                raise NotAnExpression("unbalanced")
             return value
         if token[0].isdigit():
             return Fraction(token)
-        raise _NotAnExpression(f"unexpected {token!r}")
+        raise NotAnExpression(f"unexpected {token!r}")
