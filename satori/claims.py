@@ -45,8 +45,9 @@ def find_claims(text: str) -> list[Claim]:
         if step.action == REFLECT:
             continue
         for match in _RUN_RE.finditer(step.text):
-            run = match.group(0).strip().rstrip(".").rstrip()
-            start = match.start() + match.group(0).index(run[:1]) if run else match.start()
+            raw = match.group(0)
+            run = raw.strip().rstrip(".").rstrip()
+            start = match.start() + len(raw) - len(raw.lstrip())
             end = start + len(run)
             if (start > 0 and step.text[start - 1].isalnum()) or (end < len(step.text) and step.text[end].isalnum()):
                 continue  # part of "5x = 10" or "x2"

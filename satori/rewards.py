@@ -8,9 +8,9 @@ with ``c = +1`` when a restart from an incorrect prefix (``reflect_status == -1`
 and ``c = -1`` when a restart from a correct prefix (``reflect_status == +1``) ends incorrect.
 An optional DAPO-style overlong penalty and an optional verified-steps term
 (``step_scale * (share of the response's arithmetic claims that hold - 1)``, see
-``satori.claims``; ``-step_scale`` for a response that makes no claim) are added on top. ``shape_reward`` returns every term
-in a ``RewardTerms`` so each can be logged on its own; the scalar ``total`` goes on the last
-response token (``train.algorithms.advantages.place_on_last_token``).
+``satori.claims``; ``-step_scale`` for a response that makes no claim) are added on top.
+``shape_reward`` returns every term in a ``RewardTerms`` so each can be logged on its own; the
+scalar ``total`` goes on the last response token (``train.algorithms.advantages.place_on_last_token``).
 
 "Correct" means the grader's status is ``correct``; incorrect, unparseable and timed-out
 answers all count as not correct.

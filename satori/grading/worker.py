@@ -2,8 +2,9 @@
 
 Reads one JSON job per line on stdin, writes one JSON result per line on stdout. The
 parent kills the process when a job overruns its time limit, so nothing here needs a
-timer; if the parent itself dies (nobody left to enforce the limit), the worker exits. sympy and the LaTeX grammar are loaded once, before ``ready``; common answer shapes
-are then parsed while the worker is idle, so later parses are fast.
+timer; if the parent itself dies (nobody left to enforce the limit), the worker exits.
+sympy and the LaTeX grammar are loaded once, before ``ready``; common answer shapes are
+then parsed while the worker is idle, so later parses are fast.
 """
 
 from __future__ import annotations

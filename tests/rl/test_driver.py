@@ -29,8 +29,12 @@ def cli(run_dir: Path, policy: Path, *extra: str) -> list[str]:
             f"model.policy={policy}", *SMALL, *extra]
 
 
+def metric_rows(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
 def metric_steps(run_dir: Path) -> list[int]:
-    return [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [row["step"] for row in metric_rows(run_dir)]
 
 
 def test_cli_run_survives_sigkill_and_resumes(tmp_path, tiny_policy_dir):
@@ -51,8 +55,7 @@ def test_cli_run_survives_sigkill_and_resumes(tmp_path, tiny_policy_dir):
     assert "final evaluation: eval/accuracy=" in second.stdout
     steps = metric_steps(tmp_path)
     assert steps == sorted(set(steps)) and steps[0] == 0 and steps[-1] == 3
-    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    step_terms = [row["reward/steps"] for row in rows if "reward/steps" in row]
+    step_terms = [row["reward/steps"] for row in metric_rows(tmp_path) if "reward/steps" in row]
     assert len(step_terms) == 3 and all(-0.5 <= term <= 0.0 for term in step_terms)
     assert {p.name for p in tmp_path.glob("checkpoint-*")} == {"checkpoint-000002", "checkpoint-000003"}
     from transformers import AutoModelForCausalLM
@@ -108,8 +111,7 @@ def test_two_learners_on_ray_train_through_the_driver(tmp_path, tiny_policy_dir)
     done = subprocess.run(cli(tmp_path, tiny_policy_dir, "ray.learners=2"), capture_output=True, text=True,
                           timeout=400)
     assert done.returncode == 0, done.stderr[-3000:]
-    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    updates = [row for row in rows if "loss/actor_grad_norm" in row]
+    updates = [row for row in metric_rows(tmp_path) if "loss/actor_grad_norm" in row]
     assert [row["step"] for row in updates] == [1, 2]
     assert all(row["loss/actor_grad_norm"] > 0 for row in updates)
     assert (tmp_path / "final" / "config.json").is_file()
