@@ -28,10 +28,18 @@ _TOKEN_RE = re.compile(r"\s*(\d+(?:\.\d+)?|[()+\-*/])")
 
 @dataclass(frozen=True)
 class Claim:
-    """One claim as the solution writes it, and whether all its sides are equal."""
+    """One claim as the solution writes it, whether all its sides are equal, and where it sits:
+    ``text == solution[start:end]``."""
 
     text: str
     holds: bool
+    start: int
+    end: int
+
+    @property
+    def result_start(self) -> int:
+        """Offset of the claim's first ``=``: what follows is what the writer computed."""
+        return self.start + self.text.index("=")
 
 
 class NotAnExpression(ValueError):
@@ -41,7 +49,11 @@ class NotAnExpression(ValueError):
 def find_claims(text: str) -> list[Claim]:
     """Every claim in the ``<|continue|>`` and ``<|explore|>`` steps of ``text``, in order."""
     claims = []
-    for step in split_steps(text):
+    steps = split_steps(text)
+    offset = len(text) - sum(len(step.action) + len(step.text) for step in steps)  # text before the first step
+    for step in steps:
+        offset += len(step.action)
+        step_offset, offset = offset, offset + len(step.text)
         if step.action == REFLECT:
             continue
         for match in _RUN_RE.finditer(step.text):
@@ -58,7 +70,8 @@ def find_claims(text: str) -> list[Claim]:
                 values = [evaluate(side) for side in sides]
             except NotAnExpression:
                 continue
-            claims.append(Claim(run, None not in values and all(v == values[0] for v in values)))
+            holds = None not in values and all(v == values[0] for v in values)
+            claims.append(Claim(run, holds, step_offset + start, step_offset + end))
     return claims
 
 

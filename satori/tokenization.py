@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import accumulate
 from typing import Any
 
 from satori.coat import ACTION_TOKENS
@@ -61,3 +62,15 @@ class ActionKeepingDecoder:
     def __call__(self, token_ids: list[int]) -> str:
         return self.tokenizer.decode([t for t in token_ids if t not in self.drop_ids],
                                      skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+    def token_ends(self, token_ids: list[int]) -> list[int]:
+        """For each token, the length of the text decoded from the ids up to and including it.
+
+        ``self(token_ids)[ends[i - 1]:ends[i]]`` is what token ``i`` wrote. Decoding one token at a
+        time is exact for byte-level tokenizers on whole characters; where it is not (a character
+        split over tokens) each prefix is decoded instead.
+        """
+        pieces = [self([t]) for t in token_ids]
+        if "".join(pieces) == self(token_ids):
+            return list(accumulate(len(piece) for piece in pieces))
+        return [len(self(token_ids[: i + 1])) for i in range(len(token_ids))]

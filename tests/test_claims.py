@@ -48,3 +48,11 @@ def test_hostile_or_oversized_runs_are_skipped_not_evaluated(text):
 
 def test_text_without_action_tokens_has_no_claims():
     assert find_claims("2 + 2 = 4") == []
+
+
+def test_claims_know_where_they_sit_in_the_text():
+    text = ("Preamble <|continue|>2 + 5 = 10, giving 10 + 2.\n"
+            "<|reflect|>Wait, 2 + 5 = 10 is wrong.\n<|explore|>Instead, 2 + 5 = 3 + 4 = 7.")
+    found = find_claims(text)
+    assert [text[c.start:c.end] for c in found] == ["2 + 5 = 10", "2 + 5 = 3 + 4 = 7"]
+    assert [text[c.result_start:c.end] for c in found] == ["= 10", "= 3 + 4 = 7"]

@@ -57,3 +57,18 @@ def test_tiny_tokenizer_reloads_from_a_model_folder_unchanged(tmp_path, tiny_tok
         assert len(reloaded) == len(tiny_tokenizer)
         assert reloaded.decode(reloaded.encode(text)) == text
         assert (reloaded.eos_token_id, reloaded.pad_token_id) == (tiny_tokenizer.eos_token_id, tiny_tokenizer.pad_token_id)
+
+
+def test_token_ends_locate_each_tokens_text(tiny_tokenizer):
+    from satori.tokenization import ActionKeepingDecoder
+
+    decoder = ActionKeepingDecoder(tiny_tokenizer)
+    text = "<|continue|>12 + 3 = 15.\n<|reflect|>Check: ok."
+    ids = tiny_tokenizer.encode(text, add_special_tokens=False) + [tiny_tokenizer.eos_token_id]
+    ends = decoder.token_ends(ids)
+    assert len(ends) == len(ids) and ends[-1] == ends[-2] == len(text)  # the dropped eos writes nothing
+    starts = [0, *ends[:-1]]
+    assert [text[a:b] for a, b in zip(starts, ends)] == [decoder([i]) for i in ids]
+    accented = tiny_tokenizer.encode("é = 3", add_special_tokens=False)  # é is two byte-level tokens
+    assert decoder.token_ends(accented)[-1] == len("é = 3")
+    assert decoder.token_ends(accented) == [len(decoder(accented[: i + 1])) for i in range(len(accented))]

@@ -39,7 +39,7 @@ def metric_steps(run_dir: Path) -> list[int]:
 
 def test_cli_run_survives_sigkill_and_resumes(tmp_path, tiny_policy_dir):
     (tmp_path / "rl.yaml").write_text("rl:\n  total_steps: 3\n  checkpoint_every: 1\n  eval_every: 3\n")
-    command = cli(tmp_path, tiny_policy_dir, "reward.step_scale=0.5")
+    command = cli(tmp_path, tiny_policy_dir, "reward.step_scale=0.5", "reward.claim_credit=1.0")
     first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 240
     while not (tmp_path / "checkpoint-000001").is_dir():
@@ -57,6 +57,8 @@ def test_cli_run_survives_sigkill_and_resumes(tmp_path, tiny_policy_dir):
     assert steps == sorted(set(steps)) and steps[0] == 0 and steps[-1] == 3
     step_terms = [row["reward/steps"] for row in metric_rows(tmp_path) if "reward/steps" in row]
     assert len(step_terms) == 3 and all(-0.5 <= term <= 0.0 for term in step_terms)
+    shares = [row["credit/claim_token_share"] for row in metric_rows(tmp_path) if "credit/claim_token_share" in row]
+    assert len(shares) == 3 and all(0.0 <= share <= 1.0 for share in shares)
     assert {p.name for p in tmp_path.glob("checkpoint-*")} == {"checkpoint-000002", "checkpoint-000003"}
     from transformers import AutoModelForCausalLM
 

@@ -88,6 +88,26 @@ def test_grpo_updates_raise_rewarded_sequences_and_lower_penalised_ones(tiny_pol
     assert (change[rewarded] > 0).all() and (change[penalised] < 0).all()
 
 
+def test_an_update_raises_credited_tokens_and_lowers_debited_ones(tiny_policy_dir, tiny_tokenizer):
+    config = make_config(tiny_policy_dir, "algo.advantage=grpo", "rollout.samples_per_prompt=2",
+                         "algo.micro_batch_size=6", "algo.whiten_advantages=false")
+    learner = Learner(config)
+    batch = rollout_batch(tiny_policy_dir, tiny_tokenizer)
+    batch["scores"].zero_()  # no outcome signal: the credit alone moves the policy
+    first = batch["action_mask"].int().argmax(-1)  # each row's first response token
+    rows = torch.arange(len(first))
+    sign = torch.tensor([1.0, -1.0, 1.0, -1.0, 1.0, -1.0])
+    batch["token_credit"][rows, first] = sign
+    batch.update({k: v for k, v in learner.score(batch).items() if k != "rows"})
+    before = batch["logprobs_old"][rows, first].clone()
+    add_advantages(batch, config.algo)
+    assert batch["advantages"][rows, first].tolist() == pytest.approx(sign.tolist())
+    for _ in range(3):
+        learner.update(batch)
+    change = learner.score(batch)["logprobs_old"][rows, first] - before
+    assert (change[sign > 0] > 0).all() and (change[sign < 0] < 0).all()
+
+
 def _rank_main(rank, world, port, policy_dir, batch, out_dir):
     config = make_config(policy_dir, "algo.mini_batches=2", "ray.learners=2")
     learner = Learner(config, rank=rank, world_size=world, init_method=f"tcp://127.0.0.1:{port}")

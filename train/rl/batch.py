@@ -26,11 +26,12 @@ class Sample:
     reward: float
     group: int            # samples of the same prompt share a group
     reflect_status: int = 0
+    credit: list[float] | None = None   # per response token, added to its advantage (train.rl.credit)
 
 
 def collate(samples: list[Sample], pad_id: int) -> dict[str, torch.Tensor]:
     """Right-padded tensors: ``input_ids``/``attention_mask`` ``(B, L)``; ``labels``, ``action_mask``,
-    ``rollout_logprobs`` ``(B, L-1)``; ``scores``, ``group_ids``, ``reflect_status`` ``(B,)``.
+    ``rollout_logprobs``, ``token_credit`` ``(B, L-1)``; ``scores``, ``group_ids``, ``reflect_status`` ``(B,)``.
     """
     width = max(len(s.prompt_ids) + len(s.response_ids) for s in samples)
     batch_size = len(samples)
@@ -38,6 +39,7 @@ def collate(samples: list[Sample], pad_id: int) -> dict[str, torch.Tensor]:
     attention_mask = torch.zeros((batch_size, width), dtype=torch.long)
     action_mask = torch.zeros((batch_size, width - 1), dtype=torch.bool)
     rollout_logprobs = torch.zeros((batch_size, width - 1), dtype=torch.float32)
+    token_credit = torch.zeros((batch_size, width - 1), dtype=torch.float32)
     for row, s in enumerate(samples):
         sequence = s.prompt_ids + s.response_ids
         input_ids[row, : len(sequence)] = torch.tensor(sequence, dtype=torch.long)
@@ -45,9 +47,12 @@ def collate(samples: list[Sample], pad_id: int) -> dict[str, torch.Tensor]:
         start, end = len(s.prompt_ids) - 1, len(sequence) - 1
         action_mask[row, start:end] = True
         rollout_logprobs[row, start:end] = torch.tensor(s.rollout_logprobs, dtype=torch.float32)
+        if s.credit is not None:
+            token_credit[row, start:end] = torch.tensor(s.credit, dtype=torch.float32)
     return {
         "input_ids": input_ids, "attention_mask": attention_mask, "labels": input_ids[:, 1:].clone(),
         "action_mask": action_mask, "rollout_logprobs": rollout_logprobs,
+        "token_credit": token_credit,
         "scores": torch.tensor([s.reward for s in samples], dtype=torch.float32),
         "group_ids": torch.tensor([s.group for s in samples], dtype=torch.long),
         "reflect_status": torch.tensor([s.reflect_status for s in samples], dtype=torch.long),
@@ -56,6 +61,8 @@ def collate(samples: list[Sample], pad_id: int) -> dict[str, torch.Tensor]:
 
 def add_advantages(batch: dict[str, torch.Tensor], algo: AlgoConfig) -> dict[str, float]:
     """Add ``token_rewards``, ``advantages`` and ``returns`` ``(B, L-1)`` to ``batch``; return diagnostics.
+
+    The estimator's (optionally whitened) advantages plus ``token_credit``.
 
     Needs ``logprobs_old`` (and ``logprobs_ref`` when ``algo.kl_coef > 0``, ``values_old`` for GAE).
     """
@@ -73,6 +80,7 @@ def add_advantages(batch: dict[str, torch.Tensor], algo: AlgoConfig) -> dict[str
     metrics["rollout/zero_advantage_group_share"] = zero_advantage_group_share(advantages, mask, batch["group_ids"])
     if algo.whiten_advantages:
         advantages = masked_whiten(advantages, mask)
+    advantages = advantages + torch.where(mask, batch["token_credit"], 0.0)
     batch.update(token_rewards=token_rewards, advantages=advantages, returns=returns)
     metrics["rollout/logprob_mismatch"] = masked_mean(
         (batch["logprobs_old"] - batch["rollout_logprobs"]).abs(), mask).item()

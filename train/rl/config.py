@@ -65,6 +65,7 @@ class RewardConfig:
     overlong_penalty: float = 1.0
     orm: str | None = None          # an outcome reward model (sequence classification) folder
     step_scale: float = 0.0         # weight of the verified-steps term (share of true arithmetic claims)
+    claim_credit: float = 0.0       # per-token advantage for writing a true (+) or false (-) claim
     verify_timeout: float = 5.0
     workers: int = 1                # reward actors
     processes_per_worker: int = 1   # verifier processes inside each reward actor
@@ -143,6 +144,7 @@ class RLConfig:
         require(rollout.num_workers >= 1, "rollout.num_workers", "must be >= 1")
         self.resources.check_counts(self.ray.learners, rollout.num_workers)
         require(self.reward.step_scale >= 0, "reward.step_scale", "must be >= 0 (0 turns the term off)")
+        require(self.reward.claim_credit >= 0, "reward.claim_credit", "must be >= 0 (0 turns the credit off)")
         require(algo.actor_lr > 0 and algo.critic_lr > 0, "algo.actor_lr", "learning rates must be positive")
         try:
             check_template(self.data.template)

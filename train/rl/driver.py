@@ -9,7 +9,8 @@ Departures from the Satori paper, on purpose:
 - A restart prompt that is too long loses whole trailing steps (or is dropped and counted),
   never its problem statement or its final ``<|reflect|>``.
 - An optional verified-steps reward term (``reward.step_scale``) scores the share of the
-  response's arithmetic claims that hold, checked exactly by ``satori.claims``.
+  response's arithmetic claims that hold, checked exactly by ``satori.claims``; and optional
+  per-token claim credit (``reward.claim_credit``, ``train.rl.credit``) on the tokens writing them.
 - A restart rollout is graded as the whole trajectory, prefix + response: confirming a correct
   prefix without restating its answer keeps it correct, and a wrong answer in the prefix stands
   until the response replaces it.
@@ -30,10 +31,12 @@ from satori.config import format_config, save_config, to_dict
 from satori.claims import claim_share
 from satori.problems import Problem
 from satori.prompts import encode_prompt
+from satori.tokenization import ActionKeepingDecoder
 from satori.rewards import shape_reward
 from satori.tracking import MetricsTracker
 from train.rl.batch import Sample, add_advantages, collate
 from train.rl.config import RLConfig
+from train.rl.credit import centred_credit, claim_marks
 from train.rl.problem_sets import load_problem_set
 from train.rl.rae import RestartBuffer, RolloutPrompt, offline_problems, shorten_to_fit
 from train.rl.resources import place
@@ -94,6 +97,7 @@ class PPOTrainer:
         print(format_config(recorded))
         save_config(recorded, self.run_dir / "config.yaml")
         self.tokenizer = AutoTokenizer.from_pretrained(policy_path)
+        self.decoder = ActionKeepingDecoder(self.tokenizer)
         data = config.data
         self.train_problems = load_problem_set(data.train, data.train_size, "train", config.seed, data.difficulty)
         self.eval_problems = load_problem_set(data.eval, data.eval_size, "test", config.seed + 1, data.difficulty)
@@ -263,6 +267,12 @@ class PPOTrainer:
             elif config.rae.enabled and config.rae.online:
                 self.buffer.add(prompt, completion["text"], correct)
         metrics = _means(stats, len(samples))
+        if config.reward.claim_credit:
+            marks = [claim_marks(c["text"], self.decoder.token_ends(c["token_ids"])) for _, c in flat]
+            credit, credit_metrics = centred_credit(marks, config.reward.claim_credit)
+            for sample, row in zip(samples, credit):
+                sample.credit = row
+            metrics.update(credit_metrics)
         metrics["rae/restart_share"] = sum(p.is_restart for p in prompts) / max(len(prompts), 1)
         metrics["rae/buffer_size"] = len(self.buffer)
         metrics["rollout/dropped_too_long"] = self.counters["dropped_too_long"]
