@@ -75,6 +75,20 @@ def find_claims(text: str) -> list[Claim]:
     return claims
 
 
+def claim_token_marks(text: str, token_ends: list[int]) -> list[int]:
+    """Per token of ``text``: ``+1`` where it writes a holding claim's computed side (from its first
+    ``=`` to its end), ``-1`` a failing one's, 0 elsewhere. ``token_ends[i]`` is the end offset in
+    ``text`` of token ``i``'s text (``satori.tokenization.ActionKeepingDecoder.token_ends``)."""
+    marks = [0] * len(token_ends)
+    for claim in find_claims(text):
+        low, high = claim.result_start, claim.end
+        for i, end in enumerate(token_ends):
+            begin = token_ends[i - 1] if i else 0
+            if begin < high and end > low and end > begin:
+                marks[i] = 1 if claim.holds else -1
+    return marks
+
+
 def claim_share(text: str) -> float | None:
     """Share of the claims in ``text`` that hold; None when it makes no claim."""
     claims = find_claims(text)

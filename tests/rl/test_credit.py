@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
+from satori.claims import claim_token_marks
 from train.rl.batch import Sample, add_advantages, collate
 from train.rl.config import AlgoConfig
-from train.rl.credit import centred_credit, claim_marks
+from train.rl.credit import centred_credit
 
 
 def test_marks_cover_the_computed_side_of_each_claim():
     text = "<|continue|>2 + 5 = 7, then 7 * 2 = 15.<|reflect|>Wait, 7 * 2 = 15 is wrong."
     ends = list(range(1, len(text) + 1))  # one character per token
-    marks = claim_marks(text, ends)
+    marks = claim_token_marks(text, ends)
     marked = {sign: "".join(ch for ch, m in zip(text, marks) if m == sign) for sign in (1, -1)}
     assert marked == {1: "= 7", -1: "= 15"}  # the reflect step restates a claim on purpose: unmarked
 
@@ -20,7 +21,7 @@ def test_a_token_straddling_a_claim_edge_is_marked():
     text = "<|continue|>3 + 4 = 8."
     eq = text.index("=")
     ends = [eq - 1, eq + 2, len(text)]  # the second token holds "= 8" minus its last character
-    assert claim_marks(text, ends) == [0, -1, -1]
+    assert claim_token_marks(text, ends) == [0, -1, -1]
 
 
 def test_centred_credit_by_hand():

@@ -1,29 +1,14 @@
 """Per-token credit for arithmetic claims: a dense signal beside the outcome reward.
 
 An outcome reward tells a whole trajectory that it went wrong, not where. Each arithmetic claim
-of a response (``satori.claims``: ``7 + 4 = 11``, checked exactly) marks the tokens that write
-its computed side, from its first ``=`` to its end: ``+1`` when the claim holds, ``-1`` when it
-does not. ``centred_credit`` subtracts the batch's share of holding marks, and the driver adds
+of a response (``satori.claims.claim_token_marks``: ``7 + 4 = 11``, checked exactly) marks the tokens
+that write its computed side, from its first ``=`` to its end: ``+1`` when the claim holds, ``-1``
+when it does not. ``centred_credit`` subtracts the batch's share of holding marks, and the driver adds
 ``reward.claim_credit`` times the result to those tokens' advantages, so a wrong fact is pushed
 down where it is written, whatever the final answer.
 """
 
 from __future__ import annotations
-
-from satori.claims import find_claims
-
-
-def claim_marks(text: str, token_ends: list[int]) -> list[int]:
-    """Per response token: ``+1`` where it writes a holding claim's computed side, ``-1`` a failing
-    one's, 0 elsewhere. ``token_ends[i]`` is the end offset in ``text`` of token ``i``'s text."""
-    marks = [0] * len(token_ends)
-    for claim in find_claims(text):
-        low, high = claim.result_start, claim.end
-        for i, end in enumerate(token_ends):
-            begin = token_ends[i - 1] if i else 0
-            if begin < high and end > low and end > begin:
-                marks[i] = 1 if claim.holds else -1
-    return marks
 
 
 def centred_credit(marks: list[list[int]], scale: float) -> tuple[list[list[float]], dict[str, float]]:

@@ -28,7 +28,7 @@ import ray
 import torch
 
 from satori.config import format_config, save_config, to_dict
-from satori.claims import claim_share
+from satori.claims import claim_share, claim_token_marks
 from satori.problems import Problem
 from satori.prompts import encode_prompt
 from satori.tokenization import ActionKeepingDecoder
@@ -36,7 +36,7 @@ from satori.rewards import shape_reward
 from satori.tracking import MetricsTracker
 from train.rl.batch import Sample, add_advantages, collate
 from train.rl.config import RLConfig
-from train.rl.credit import centred_credit, claim_marks
+from train.rl.credit import centred_credit
 from train.rl.problem_sets import load_problem_set
 from train.rl.rae import RestartBuffer, RolloutPrompt, offline_problems, shorten_to_fit
 from train.rl.resources import place
@@ -268,7 +268,7 @@ class PPOTrainer:
                 self.buffer.add(prompt, completion["text"], correct)
         metrics = _means(stats, len(samples))
         if config.reward.claim_credit:
-            marks = [claim_marks(c["text"], self.decoder.token_ends(c["token_ids"])) for _, c in flat]
+            marks = [claim_token_marks(c["text"], self.decoder.token_ends(c["token_ids"])) for _, c in flat]
             credit, credit_metrics = centred_credit(marks, config.reward.claim_credit)
             for sample, row in zip(samples, credit):
                 sample.credit = row
