@@ -133,9 +133,8 @@ class SFTTrainer:
         except ValueError as exc:
             raise ConfigError(f"key 'data.template': {exc}") from None
         train_examples, self.data_stats = encode_demos(self.train_demos, self.tokenizer, d.template,
-                                                       d.max_length, d.overlength, d.mask_wrong_claims)
-        self.val_examples, _ = encode_demos(self.val_demos, self.tokenizer, d.template, d.max_length, d.overlength,
-                                            d.mask_wrong_claims)
+                                                       d.max_length, d.overlength)
+        self.val_examples, _ = encode_demos(self.val_demos, self.tokenizer, d.template, d.max_length, d.overlength)
         pad_id = self.tokenizer.pad_token_id
         self.stream = BatchStream(train_examples, config.train.batch_size, d.max_length, d.packing, pad_id,
                                   config.train.seed)

@@ -61,7 +61,6 @@ class DataConfig:
     max_length: int = 512
     overlength: Literal["drop", "truncate_response"] = "drop"
     packing: bool = False
-    mask_wrong_claims: bool = False   # keep deliberate arithmetic mistakes in context, out of the loss
     val_size: float = 0.05
     limit: int | None = None
 

@@ -2,8 +2,7 @@
 
 A training sequence is ``prompt_ids + response_ids`` where the prompt comes from
 :func:`satori.prompts.encode_prompt` and the response is the COAT text followed by EOS. Labels
-are ``-100`` on prompt tokens, so the loss covers the response only (and, optionally, not the
-computed side of a demonstration's deliberately wrong arithmetic claims).
+are ``-100`` on prompt tokens, so the loss covers the response only.
 
 Over-length examples follow ``overlength``: ``"drop"`` skips them, ``"truncate_response"`` cuts
 the response end (the EOS goes with it). The prompt is never cut: an example whose prompt alone
@@ -23,10 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from satori.claims import claim_token_marks
 from satori.io import DataError, read_jsonl
 from satori.prompts import encode_prompt
-from satori.tokenization import ActionKeepingDecoder
 
 IGNORE_INDEX = -100
 
@@ -43,12 +40,10 @@ class Demo:
 
 @dataclass
 class Encoded:
-    """Token ids of one example; ``response_ids`` ends with EOS unless truncated. ``unlearned`` holds
-    positions in ``response_ids`` kept as context but left out of the loss."""
+    """Token ids of one example; ``response_ids`` ends with EOS unless truncated."""
 
     prompt_ids: list[int]
     response_ids: list[int]
-    unlearned: tuple[int, ...] = ()
 
     def __len__(self) -> int:
         return len(self.prompt_ids) + len(self.response_ids)
@@ -100,33 +95,20 @@ def split_by_question(demos: list[Demo], val_size: float, seed: int) -> tuple[li
 
 
 def encode_demos(demos: list[Demo], tokenizer: Any, template: str, max_length: int,
-                 overlength: str, mask_wrong_claims: bool = False) -> tuple[list[Encoded], dict[str, int]]:
-    """Tokenize and apply the over-length policy; stats count ``dropped``/``truncated`` examples.
-
-    With ``mask_wrong_claims``, the tokens writing the computed side of an arithmetic claim that does
-    not hold (a demonstration's deliberate mistake, ``satori.claims``) stay in the context but out of
-    the loss (``unlearned``, counted as ``unlearned_tokens``): the model learns to reflect on such a
-    mistake without learning to make it.
-    """
-    stats = {"examples": 0, "dropped": 0, "truncated": 0, "unlearned_tokens": 0}
-    decoder = ActionKeepingDecoder(tokenizer) if mask_wrong_claims else None
+                 overlength: str) -> tuple[list[Encoded], dict[str, int]]:
+    """Tokenize and apply the over-length policy; stats count ``dropped``/``truncated`` examples."""
+    stats = {"examples": 0, "dropped": 0, "truncated": 0}
     encoded = []
     for demo in demos:
         prompt = encode_prompt(demo.question, tokenizer, template)
         response = tokenizer.encode(demo.response, add_special_tokens=False) + [tokenizer.eos_token_id]
-        unlearned: tuple[int, ...] = ()
-        if decoder is not None:
-            marks = claim_token_marks(decoder(response), decoder.token_ends(response))
-            unlearned = tuple(i for i, mark in enumerate(marks) if mark < 0)
         if len(prompt) + len(response) > max_length:
             if overlength == "drop" or len(prompt) >= max_length:
                 stats["dropped"] += 1
                 continue
             response = response[: max_length - len(prompt)]
-            unlearned = tuple(i for i in unlearned if i < len(response))
             stats["truncated"] += 1
-        encoded.append(Encoded(prompt, response, unlearned))
-        stats["unlearned_tokens"] += len(unlearned)
+        encoded.append(Encoded(prompt, response))
         stats["examples"] += 1
     return encoded, stats
 
@@ -153,7 +135,7 @@ def collate(rows: list[list[Encoded]], pad_id: int) -> dict[str, Any]:
     """Tensors for a micro-batch of rows: ``input_ids``, ``position_ids``, ``labels``, all ``(B, T)``,
     and ``num_tokens`` (real tokens, padding excluded).
 
-    ``labels[b, t]`` is the token at ``t`` when it is a learned response token, else -100; the shift for
+    ``labels[b, t]`` is the token at ``t`` when it is a response token, else -100; the shift for
     next-token prediction happens in the loss.
     """
     import torch
@@ -168,9 +150,7 @@ def collate(rows: list[list[Encoded]], pad_id: int) -> dict[str, Any]:
             ids = example.prompt_ids + example.response_ids
             end = start + len(ids)
             input_ids[b, start:end] = torch.tensor(ids)
-            response_start = start + len(example.prompt_ids)
-            labels[b, response_start: end] = torch.tensor(example.response_ids)
-            labels[b, [response_start + i for i in example.unlearned]] = IGNORE_INDEX
+            labels[b, start + len(example.prompt_ids): end] = torch.tensor(example.response_ids)
             position_ids[b, start:end] = torch.arange(len(ids))
             start = end
         position_ids[b, start:] = torch.arange(width - start)  # padding: its own block

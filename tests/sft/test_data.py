@@ -31,22 +31,7 @@ def test_prompt_tokens_get_ignore_label_and_response_ends_with_eos(tiny_tokenize
     labels = batch["labels"][0]
     assert (labels[: len(prompt)] == IGNORE_INDEX).all()
     assert labels[len(prompt):].tolist() == example.response_ids
-    assert stats == {"examples": 1, "dropped": 0, "truncated": 0, "unlearned_tokens": 0}
-
-
-def test_a_deliberate_mistake_stays_in_context_but_out_of_the_loss(tiny_tokenizer):
-    response = ("<|continue|>2 + 5 = 8, so \\boxed{8}.\n<|reflect|>Wait, 2 + 5 = 8 is wrong: 2 + 5 = 7.\n"
-                "<|continue|>3 + 4 = 7, so \\boxed{7}.")
-    demo = Demo("d0", "Compute 2 + 5.", "7", response)
-    (plain,), _ = encode_demos([demo], tiny_tokenizer, "satori", 512, "drop")
-    (masked,), stats = encode_demos([demo], tiny_tokenizer, "satori", 512, "drop", mask_wrong_claims=True)
-    assert masked.response_ids == plain.response_ids and plain.unlearned == ()
-    assert tiny_tokenizer.decode([masked.response_ids[i] for i in masked.unlearned]).replace(" ", "") == "=8"
-    assert stats["unlearned_tokens"] == len(masked.unlearned) > 0
-    labels = collate([[masked]], tiny_tokenizer.pad_token_id)["labels"][0, len(masked.prompt_ids):]
-    learned = [t for t, label in zip(masked.response_ids, labels.tolist()) if label != IGNORE_INDEX]
-    assert len(learned) == len(masked.response_ids) - len(masked.unlearned)
-    assert "2 + 5 = 7" in tiny_tokenizer.decode(learned) and "= 8," not in tiny_tokenizer.decode(learned)
+    assert stats == {"examples": 1, "dropped": 0, "truncated": 0}
 
 
 def test_overlength_drop_and_truncate_never_cut_the_prompt(tiny_tokenizer):
