@@ -89,6 +89,8 @@ def test_variants_map_one_to_one(parser):
     (["algo.advantage=grpo", "rollout.samples_per_prompt=4"], GPU, "algo.whiten_advantages"),
     (["algo.loss_agg=seq_mean_token_sum"], GPU, "algo.loss_agg"),
     (["reward.orm=runs/orm"], GPU, "reward.orm"),
+    (["reward.step_scale=0.5"], GPU, "reward.step_scale"),
+    (["reward.claim_credit=1.0"], GPU, "reward.claim_credit"),
     ([], ResourcesConfig(), "resources.gpus_per_engine"),
     (["ray.learners=12"], GPU, "ray.learners"),
     (["rollout.num_workers=3"], ResourcesConfig(gpus_per_engine=2, gpus_per_learner=1, colocate=True),

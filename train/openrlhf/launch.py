@@ -24,7 +24,8 @@ silently dropped):
   ``rollout.num_workers`` vLLM engines of ``resources.gpus_per_engine`` GPUs,
   ``resources.colocate`` -> ``--train.colocate_all`` with vLLM and DeepSpeed sleep mode;
 - restart states come from the starting checkpoint only (``rae.online=false``); no outcome
-  reward model (``reward.orm``); bf16 training (``model.dtype=bfloat16``); TensorBoard logging.
+  reward model (``reward.orm``), verified-steps term (``reward.step_scale``) or per-token claim
+  credit (``reward.claim_credit``); bf16 training (``model.dtype=bfloat16``); TensorBoard logging.
 """
 
 from __future__ import annotations
@@ -89,6 +90,10 @@ def check_supported(config: RLConfig, resources: ResourcesConfig) -> None:
             "only (the paper's setting): set rae.online=false")
     require(config.reward.orm is None, "reward.orm",
             "the OpenRLHF launcher has no outcome reward model term; unset reward.orm")
+    require(config.reward.step_scale == 0, "reward.step_scale",
+            "the OpenRLHF reward function has no verified-steps term; set reward.step_scale=0")
+    require(config.reward.claim_credit == 0, "reward.claim_credit",
+            "OpenRLHF takes one reward per sample, so per-token claim credit cannot reach it; set reward.claim_credit=0")
     require(config.model.dtype == "bfloat16", "model.dtype", "OpenRLHF trains in bf16: set model.dtype=bfloat16")
     require(algo.loss_agg in LOSS_AGGREGATIONS, "algo.loss_agg",
             f"OpenRLHF aggregates the loss as one of {', '.join(LOSS_AGGREGATIONS)}")
