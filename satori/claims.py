@@ -75,12 +75,13 @@ def find_claims(text: str) -> list[Claim]:
     return claims
 
 
-def claim_token_marks(text: str, token_ends: list[int]) -> list[int]:
-    """Per token of ``text``: ``+1`` where it writes a holding claim's computed side (from its first
-    ``=`` to its end), ``-1`` a failing one's, 0 elsewhere. ``token_ends[i]`` is the end offset in
-    ``text`` of token ``i``'s text (``satori.tokenization.ActionKeepingDecoder.token_ends``)."""
+def claim_token_marks(claims: list[Claim], token_ends: list[int]) -> list[int]:
+    """Per token of a text: ``+1`` where it writes a holding claim's computed side (from its first
+    ``=`` to its end), ``-1`` a failing one's, 0 elsewhere. ``claims`` are ``find_claims(text)``;
+    ``token_ends[i]`` is the end offset in the text of token ``i``'s text
+    (``satori.tokenization.ActionKeepingDecoder.token_ends``)."""
     marks = [0] * len(token_ends)
-    for claim in find_claims(text):
+    for claim in claims:
         low, high = claim.result_start, claim.end
         for i, end in enumerate(token_ends):
             begin = token_ends[i - 1] if i else 0
@@ -89,9 +90,8 @@ def claim_token_marks(text: str, token_ends: list[int]) -> list[int]:
     return marks
 
 
-def claim_share(text: str) -> float | None:
-    """Share of the claims in ``text`` that hold; None when it makes no claim."""
-    claims = find_claims(text)
+def claim_share(claims: list[Claim]) -> float | None:
+    """Share of ``claims`` (``find_claims(text)``) that hold; None when there are none."""
     return sum(c.holds for c in claims) / len(claims) if claims else None
 
 

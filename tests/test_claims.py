@@ -18,13 +18,13 @@ def test_claims_in_continue_and_explore_steps_are_checked():
             "<|explore|>Instead, 1/8 + 5/16 = 2/16 + 5/16 = 7/16.")
     assert claims(text) == [("2 + 5 = 10", False), ("(-1) + 7 = 6", True),
                             ("1/8 + 5/16 = 2/16 + 5/16 = 7/16", True)]
-    assert claim_share(text) == pytest.approx(2 / 3)
+    assert claim_share(find_claims(text)) == pytest.approx(2 / 3)
 
 
 def test_runs_touching_letters_or_without_two_sides_are_not_claims():
     text = "<|continue|>Add 3 to both sides: 5x = 10. Divide: x = 2. So x2 = 3, 2 = 2y, and 7 - 2 is 5."
     assert claims(text) == []
-    assert claim_share(text) is None
+    assert claim_share(find_claims(text)) is None
 
 
 def test_precedence_unary_minus_and_division_by_zero():

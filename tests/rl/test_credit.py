@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from satori.claims import claim_token_marks
+from satori.claims import claim_token_marks, find_claims
 from train.rl.batch import Sample, add_advantages, collate
 from train.rl.config import AlgoConfig
 from train.rl.credit import centred_credit
@@ -12,7 +12,7 @@ from train.rl.credit import centred_credit
 def test_marks_cover_the_computed_side_of_each_claim():
     text = "<|continue|>2 + 5 = 7, then 7 * 2 = 15.<|reflect|>Wait, 7 * 2 = 15 is wrong."
     ends = list(range(1, len(text) + 1))  # one character per token
-    marks = claim_token_marks(text, ends)
+    marks = claim_token_marks(find_claims(text), ends)
     marked = {sign: "".join(ch for ch, m in zip(text, marks) if m == sign) for sign in (1, -1)}
     assert marked == {1: "= 7", -1: "= 15"}  # the reflect step restates a claim on purpose: unmarked
 
@@ -21,7 +21,7 @@ def test_a_token_straddling_a_claim_edge_is_marked():
     text = "<|continue|>3 + 4 = 8."
     eq = text.index("=")
     ends = [eq - 1, eq + 2, len(text)]  # the second token holds "= 8" minus its last character
-    assert claim_token_marks(text, ends) == [0, -1, -1]
+    assert claim_token_marks(find_claims(text), ends) == [0, -1, -1]
 
 
 def test_centred_credit_by_hand():
@@ -42,4 +42,3 @@ def test_credit_is_added_to_the_advantages_of_its_tokens():
     add_advantages(batch, AlgoConfig(advantage="grpo_no_std", whiten_advantages=False))
     # grpo_no_std: +0.5 / -0.5 on every response token, plus the credit
     assert batch["advantages"].tolist() == [[0.0, 0.5, 1.0, 0.25], [-0.5, -0.5, 0.0, 0.0]]
-

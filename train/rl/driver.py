@@ -27,12 +27,12 @@ from typing import Any, Iterator
 import ray
 import torch
 
+from satori.claims import claim_share, claim_token_marks, find_claims
 from satori.config import format_config, save_config, to_dict
-from satori.claims import claim_share, claim_token_marks
 from satori.problems import Problem
 from satori.prompts import encode_prompt
-from satori.tokenization import ActionKeepingDecoder
 from satori.rewards import shape_reward
+from satori.tokenization import ActionKeepingDecoder
 from satori.tracking import MetricsTracker
 from train.rl.batch import Sample, add_advantages, collate
 from train.rl.config import RLConfig
@@ -244,15 +244,17 @@ class PPOTrainer:
         flat = [(p, c) for p, group in zip(prompts, groups) for c in group]
         with timer("reward"):
             verdicts = self.grade([(p.prefix + c["text"], p.gold) for p, c in flat])
+        reward = config.reward
+        claims = [find_claims(c["text"]) if reward.step_scale or reward.claim_credit else [] for _, c in flat]
         samples, stats = [], {}
         for index, ((prompt, completion), verdict) in enumerate(zip(flat, verdicts)):
             correct = verdict["status"] == "correct"
-            terms = shape_reward(correct, prompt.reflect_status, bonus_scale=config.reward.bonus_scale,
+            terms = shape_reward(correct, prompt.reflect_status, bonus_scale=reward.bonus_scale,
                                  length=len(completion["token_ids"]), max_len=rollout.max_new_tokens,
-                                 overlong_buffer=config.reward.overlong_buffer,
-                                 overlong_penalty_factor=config.reward.overlong_penalty,
-                                 claim_share=claim_share(completion["text"]) if config.reward.step_scale else None,
-                                 step_scale=config.reward.step_scale)
+                                 overlong_buffer=reward.overlong_buffer,
+                                 overlong_penalty_factor=reward.overlong_penalty,
+                                 claim_share=claim_share(claims[index]),
+                                 step_scale=reward.step_scale)
             samples.append(Sample(completion["prompt_ids"], completion["token_ids"], completion["logprobs"],
                                   terms.total, group=index // rollout.samples_per_prompt,
                                   reflect_status=prompt.reflect_status))
@@ -267,9 +269,10 @@ class PPOTrainer:
             elif config.rae.enabled and config.rae.online:
                 self.buffer.add(prompt, completion["text"], correct)
         metrics = _means(stats, len(samples))
-        if config.reward.claim_credit:
-            marks = [claim_token_marks(c["text"], self.decoder.token_ends(c["token_ids"])) for _, c in flat]
-            credit, credit_metrics = centred_credit(marks, config.reward.claim_credit)
+        if reward.claim_credit:
+            marks = [claim_token_marks(found, self.decoder.token_ends(c["token_ids"]))
+                     for found, (_, c) in zip(claims, flat)]
+            credit, credit_metrics = centred_credit(marks, reward.claim_credit)
             for sample, row in zip(samples, credit):
                 sample.credit = row
             metrics.update(credit_metrics)
