@@ -434,10 +434,11 @@ def problem_state(problem: Problem):
 
 
 def generate_problems(family: str, n: int, seed: int = 0, split: str = "train", difficulty: int = 1,
-                      patience: int = 2000) -> list[Problem]:
+                      patience: int = 2000, strict: bool = True) -> list[Problem]:
     """``n`` distinct problems of ``family`` belonging to ``split``, reproducible from ``seed``.
 
-    Raises ValueError when ``patience`` draws in a row bring no new problem (the family is exhausted).
+    When ``patience`` draws in a row bring no new problem (the family is exhausted), raises
+    ValueError, or with ``strict=False`` returns the fewer problems found.
     """
     if family not in FAMILIES:
         raise ValueError(f"unknown problem family {family!r}; choose one of {sorted(FAMILIES)}")
@@ -459,7 +460,7 @@ def generate_problems(family: str, n: int, seed: int = 0, split: str = "train", 
         questions.add(question)
         problem = make_problem(family, state, difficulty)
         problems[problem.id] = problem
-    if len(problems) < n:
+    if len(problems) < n and strict:
         raise ValueError(f"family {family!r} at difficulty {difficulty} yielded only {len(problems)} distinct "
                          f"{split} problems of the {n} asked; ask for fewer or raise the difficulty")
     return list(problems.values())

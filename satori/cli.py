@@ -14,6 +14,7 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "grade": ("satori.grading.cli", "grade predictions against gold answers (JSONL in, JSONL out)"),
     "synth": ("data_synthesis.cli", "synthesize COAT demonstrations (stage one)"),
+    "pretrain": ("train.pretrain_cli", "pretrain a tiny base model from scratch on the procedural corpus"),
     "sft": ("train.sft_cli", "format-tune a model on COAT demonstrations (stage one)"),
     "rl": ("train.rl_cli", "PPO with restart-and-explore (stage two)"),
     "eval": ("eval.cli", "benchmark checkpoints on math sets"),

@@ -28,6 +28,21 @@ PACKAGED_GGUF: dict[str, tuple[str, str]] = {
 }
 
 
+# Named sources for models shipped inside this package: name -> folder under satori/assets.
+PACKAGED_FOLDERS: dict[str, str] = {
+    "satori-tiny-base": "tiny_base",   # the embedded default base (docs/tiny_base.md)
+}
+
+
+def packaged_folder(name: str) -> Path:
+    """The folder of a model shipped in ``satori/assets``; FileNotFoundError when it is missing."""
+    path = Path(__file__).parent / "assets" / PACKAGED_FOLDERS[name]
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"model source {name!r}: {path} holds no model; reinstall satori "
+                                "or rebuild it with `satori pretrain configs/pretrain_tiny.yaml`")
+    return path
+
+
 def packaged_gguf_path(name: str) -> Path:
     """Path of the GGUF file a named source refers to; FileNotFoundError says what to install."""
     if name not in PACKAGED_GGUF:
@@ -47,9 +62,11 @@ def packaged_gguf_path(name: str) -> Path:
 def resolve_source(source: str, gguf_file: str | None = None) -> tuple[str, str | None]:
     """``(folder_or_hub_name, gguf_file_name_or_None)`` for a model source.
 
-    Accepts a packaged GGUF name, a path to a ``.gguf`` file, a local folder (with
+    Accepts a shipped model's name (``satori-tiny-base``), a packaged GGUF name, a path to a ``.gguf`` file, a local folder (with
     ``gguf_file`` naming a file inside it, optionally) or a hub name.
     """
+    if source in PACKAGED_FOLDERS:
+        return str(packaged_folder(source)), None
     if source in PACKAGED_GGUF:
         path = packaged_gguf_path(source)
         return str(path.parent), path.name

@@ -87,14 +87,14 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def prepare_model(config: SFTConfig, checkpoint: Path | None, train_demos: list[Demo]) -> tuple[Any, Any, dict]:
-    """The model to train: the resumed checkpoint, a fresh tiny model, or a loaded pretrained one."""
+def prepare_model(config: SFTConfig, checkpoint: Path | None, corpus: list[str]) -> tuple[Any, Any, dict]:
+    """The model to train: the resumed checkpoint, a fresh tiny model (its tokenizer trained on
+    ``corpus``), or a loaded pretrained one."""
     m = config.model
     if checkpoint is not None:
         model, tokenizer, meta = load_model_and_tokenizer(str(checkpoint))
         meta = {**read_satori_meta(checkpoint), **meta}
     elif m.source == "tiny":
-        corpus = [text for d in train_demos for text in (d.question, d.response)]
         t = m.tiny
         model, tokenizer, meta = build_tiny_model_and_tokenizer(
             corpus, vocab_size=t.vocab_size, arch=t.arch, hidden_size=t.hidden_size, num_layers=t.num_layers,
@@ -103,7 +103,6 @@ def prepare_model(config: SFTConfig, checkpoint: Path | None, train_demos: list[
     else:
         model, tokenizer, meta = load_model_and_tokenizer(m.source, gguf_file=m.gguf_file,
                                                           trust_remote_code=m.trust_remote_code)
-    meta["template"] = config.data.template
     if m.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     return model.float().train(), tokenizer, meta
@@ -124,17 +123,13 @@ class SFTTrainer:
                               "to continue it, or choose a new run_dir")
         seed_everything(config.train.seed)
         d = config.data
-        demos = load_demos(d.path, d.question_field, d.response_field, d.gold_field, d.id_field, d.limit)
-        self.train_demos, self.val_demos = split_by_question(demos, d.val_size, config.train.seed)
-        self.model, self.tokenizer, self.meta = prepare_model(config, checkpoint, self.train_demos)
-        self.meta["stage"] = "sft"
-        try:
-            build_prompt("1 + 1", d.template, self.tokenizer)
-        except ValueError as exc:
-            raise ConfigError(f"key 'data.template': {exc}") from None
-        train_examples, self.data_stats = encode_demos(self.train_demos, self.tokenizer, d.template,
-                                                       d.max_length, d.overlength)
-        self.val_examples, _ = encode_demos(self.val_demos, self.tokenizer, d.template, d.max_length, d.overlength)
+        self.train_demos, self.val_demos = self.load_documents()
+        corpus = [text for demo in self.train_demos for text in (demo.question, demo.response) if text]
+        self.model, self.tokenizer, self.meta = prepare_model(config, checkpoint, corpus)
+        self.meta["stage"] = self.stage
+        self.check_tokenizer()
+        train_examples, self.data_stats = self.encode(self.train_demos)
+        self.val_examples, _ = self.encode(self.val_demos)
         pad_id = self.tokenizer.pad_token_id
         self.stream = BatchStream(train_examples, config.train.batch_size, d.max_length, d.packing, pad_id,
                                   config.train.seed)
@@ -149,6 +144,27 @@ class SFTTrainer:
         self.tracker = MetricsTracker(self.run_dir, resume_step=self.step if checkpoint else None,
                                       config=config.tracking, run_config=to_dict(config))
         save_config(config, self.run_dir / "config.yaml")
+
+    stage = "sft"
+
+    def load_documents(self) -> tuple[list[Demo], list[Demo]]:
+        """Train and validation demonstrations (validation holds out whole questions)."""
+        d = self.config.data
+        demos = load_demos(d.path, d.question_field, d.response_field, d.gold_field, d.id_field, d.limit)
+        return split_by_question(demos, d.val_size, self.config.train.seed)
+
+    def check_tokenizer(self) -> None:
+        """Refuse a prompt template the tokenizer cannot render; record the template in the model's meta."""
+        try:
+            build_prompt("1 + 1", self.config.data.template, self.tokenizer)
+        except ValueError as exc:
+            raise ConfigError(f"key 'data.template': {exc}") from None
+        self.meta["template"] = self.config.data.template
+
+    def encode(self, demos: list[Demo]) -> tuple[list[Encoded], dict[str, int]]:
+        """Token ids of ``demos`` (prompt, response) under the over-length policy."""
+        d = self.config.data
+        return encode_demos(demos, self.tokenizer, d.template, d.max_length, d.overlength)
 
     def autocast(self) -> Any:
         enabled = self.config.train.precision == "bfloat16"
