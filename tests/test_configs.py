@@ -15,12 +15,13 @@ def config_class(path: Path):
     from data_synthesis.config import SynthConfig
     from eval.config import EvalConfig
     from train.pipeline_config import PipelineConfig
+    from train.pretrain import PretrainConfig
     from train.rl.config import RLConfig
     from train.sft_config import SFTConfig
 
     from train.teach.config import TeachConfig
 
-    prefixes = {"synth_": SynthConfig, "sft_": SFTConfig, "rl_": RLConfig, "eval_": EvalConfig, "teach_": TeachConfig}
+    prefixes = {"pretrain_": PretrainConfig, "synth_": SynthConfig, "sft_": SFTConfig, "rl_": RLConfig, "eval_": EvalConfig, "teach_": TeachConfig}
     return next((cls for prefix, cls in prefixes.items() if path.name.startswith(prefix)), PipelineConfig)
 
 

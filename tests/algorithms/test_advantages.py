@@ -3,10 +3,12 @@
 import pytest
 import torch
 
-from train.algorithms.advantages import (ADVANTAGE_ESTIMATORS, compute_advantages, discounted_returns, gae, grpo,
-                                         grpo_no_std, place_on_last_token, reinforce_pp, reinforce_pp_baseline, rloo,
-                                         zero_advantage_group_share)
+from satori.rewards import correctness_reward
+from train.algorithms.advantages import (ADVANTAGE_ESTIMATORS, RAFT_MIN_SCORE, compute_advantages, discounted_returns,
+                                         gae, grpo, grpo_no_std, place_on_last_token, raft, reinforce_pp,
+                                         reinforce_pp_baseline, rloo, zero_advantage_group_share)
 from train.algorithms.logprobs import masked_mean, masked_var
+from train.algorithms.losses import policy_loss
 
 NAN = float("nan")
 
@@ -49,11 +51,40 @@ OUTCOMES = place_on_last_token(torch.tensor([1.0, 0.0, 0.0]), torch.ones(3, 3))
 
 
 def test_grpo_three_samples_by_hand():
-    # scores 1, 0, 0: mean 1/3, unbiased std sqrt(1/3)
+    # scores 1, 0, 0: mean 1/3, unbiased std sqrt(1/3) (one group: the batch std is the group's)
     advantages, returns = grpo(OUTCOMES, torch.ones(3, 3), group_ids=ONE_GROUP)
     std = (1 / 3) ** 0.5 + 1e-6
     close(advantages, torch.tensor([2 / 3, -1 / 3, -1 / 3])[:, None].expand(3, 3) / std)
     close(returns, torch.tensor([1.0, 0.0, 0.0])[:, None].expand(3, 3))
+
+
+def test_grpo_divides_by_the_batch_std_not_the_group_std():
+    # groups {0, -1} and {0.5, -1, -1, -1}: group means -0.5 and -0.625; the 6 scores have mean -7/12,
+    # unbiased variance (7^2 + 5^2 + 13^2 + 3 * 5^2) / 12^2 / 5 = 53/120
+    scores = torch.tensor([0.0, -1.0, 0.5, -1.0, -1.0, -1.0])
+    advantages, _ = grpo(place_on_last_token(scores, torch.ones(6, 2)), torch.ones(6, 2),
+                         group_ids=torch.tensor([0, 0, 1, 1, 1, 1]))
+    expected = torch.tensor([0.5, -0.5, 1.125, -0.375, -0.375, -0.375]) / ((53 / 120) ** 0.5 + 1e-6)
+    close(advantages, expected[:, None].expand(6, 2))
+
+
+def test_raft_keeps_correct_samples_with_advantage_one():
+    # scores: correct 0, incorrect -1, repaired restart 0.5, broken restart -1.5, correct but overlong -0.2
+    mask = torch.tensor([[1, 1, 1], [1, 1, 0], [1, 1, 1], [1, 0, 0], [1, 1, 1]])
+    rewards = place_on_last_token(torch.tensor([0.0, -1.0, 0.5, -1.5, -0.2]), mask)
+    advantages, returns = raft(rewards, mask, gamma=0.5)
+    close(advantages, [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    close(returns, [[0.0, 0.0, 0.0], [-0.5, -1.0, 0.0], [0.125, 0.25, 0.5], [-1.5, 0.0, 0.0], [-0.05, -0.1, -0.2]])
+    assert RAFT_MIN_SCORE == correctness_reward(True)
+
+
+def test_raft_policy_gradient_at_ratio_one_is_the_nll_gradient_of_the_kept_samples():
+    torch.manual_seed(0)
+    mask = torch.ones(3, 4)
+    advantages, _ = raft(place_on_last_token(torch.tensor([0.0, -1.0, 0.5]), mask), mask)
+    logprobs = torch.randn(3, 4, requires_grad=True)
+    policy_loss(logprobs, logprobs.detach(), advantages, mask).loss.sum().backward()
+    close(logprobs.grad, -torch.tensor([1.0, 0.0, 1.0])[:, None].expand(3, 4))
 
 
 def test_grpo_no_std_and_rloo_by_hand():
@@ -158,9 +189,10 @@ def loop_group_advantages(rewards, mask, group_ids, kind):
     for b in range(len(rewards)):
         group = [scores[i] for i in range(len(rewards)) if group_ids[i] == group_ids[b]]
         mean = sum(group) / len(group)
-        std = (sum((s - mean) ** 2 for s in group) / (len(group) - 1)) ** 0.5
+        batch_mean = sum(scores) / len(scores)
+        batch_std = (sum((s - batch_mean) ** 2 for s in scores) / (len(scores) - 1)) ** 0.5
         others = (sum(group) - scores[b]) / (len(group) - 1)
-        value = {"grpo": (scores[b] - mean) / (std + 1e-6), "grpo_no_std": scores[b] - mean,
+        value = {"grpo": (scores[b] - mean) / (batch_std + 1e-6), "grpo_no_std": scores[b] - mean,
                  "rloo": scores[b] - others}[kind]
         for t in range(rewards.shape[1]):
             if mask[b, t]:
@@ -181,7 +213,7 @@ def test_gae_matches_python_loop(seed):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_group_estimators_match_python_loop(kind, seed):
     rewards, _, mask, group_ids = random_batch(seed)
-    advantages, _ = ADVANTAGE_ESTIMATORS[kind](rewards, mask, group_ids=group_ids)
+    advantages, _ = ADVANTAGE_ESTIMATORS[kind].compute(rewards, mask, group_ids=group_ids)
     close(advantages, loop_group_advantages(rewards, mask, group_ids, kind))
 
 

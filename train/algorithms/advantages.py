@@ -16,19 +16,33 @@ Every estimator has the same signature::
   ``gae`` (advantages + values) and the discounted rewards-to-go for the critic-free estimators.
 
 The estimators: ``gae`` (critic, gamma, gae_lambda); ``grpo`` (sequence score minus group
-mean, over group std); ``grpo_no_std`` (minus group mean only); ``rloo`` (minus the mean of
-the other samples of the group); ``reinforce_pp`` (discounted rewards-to-go, whitened over
-the batch); ``reinforce_pp_baseline`` (group-mean score subtracted on the last token first).
+mean, over the batch's score std); ``grpo_no_std`` (minus group mean only); ``rloo`` (minus the
+mean of the other samples of the group); ``reinforce_pp`` (discounted rewards-to-go, whitened
+over the batch); ``reinforce_pp_baseline`` (group-mean score subtracted on the last token first);
+``raft`` (rejection-sampling fine-tuning: 1 on samples scoring at least ``RAFT_MIN_SCORE``, else 0).
 A sequence's score is the sum of its token rewards.
+
+``grpo`` divides by the batch std, not the group's own (group mean, batch std, as in Lite PPO):
+a restart group holds two reward levels, so its own std would z-score the gap ``1 + bonus_scale``
+to the same advantages for every ``reward.bonus_scale``; a per-problem pool would not help either,
+as a restart's problem rarely has plain samples in the same step.
+
+``ADVANTAGE_ESTIMATORS`` maps each name to an ``Estimator``: the function and what it needs
+(a critic, groups of samples per prompt) and whether its advantages are whitened over the batch
+by default (``algo.whiten_advantages: null``): yes for ``gae`` and ``reinforce_pp``, no for the
+group estimators (an all-correct group keeps advantage 0) and ``raft`` (rejected samples keep 0).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 
 from train.algorithms.logprobs import masked_sum, masked_whiten
 
-GROUP_STD_EPS = 1e-6  # added to the group std in ``grpo``
+BATCH_STD_EPS = 1e-6  # added to the batch score std in ``grpo``
+RAFT_MIN_SCORE = 0.0  # a correct answer's score under satori's shaping (``satori.rewards.correctness_reward``)
 
 
 def place_on_last_token(scalars: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -106,10 +120,11 @@ def gae(rewards, mask, *, values=None, group_ids=None, gamma=1.0, gae_lambda=1.0
 
 @torch.no_grad()
 def grpo(rewards, mask, *, values=None, group_ids=None, gamma=1.0, gae_lambda=1.0):
-    """GRPO: ``(score - group mean) / (group std + GROUP_STD_EPS)`` on every response token."""
+    """GRPO with the batch std: ``(score - group mean) / (std of the B scores + BATCH_STD_EPS)``
+    on every response token (the std is unbiased, over every sample of the batch)."""
     scores = masked_sum(rewards, mask, dim=-1)
-    _, means, stds, _ = _group_stats(scores, group_ids)
-    return _outcome_advantages((scores - means) / (stds + GROUP_STD_EPS), rewards, mask, gamma)
+    _, means, _, _ = _group_stats(scores, group_ids)
+    return _outcome_advantages((scores - means) / (scores.std() + BATCH_STD_EPS), rewards, mask, gamma)
 
 
 @torch.no_grad()
@@ -146,13 +161,39 @@ def reinforce_pp_baseline(rewards, mask, *, values=None, group_ids=None, gamma=1
     return masked_whiten(discounted_returns(shifted, mask, gamma), mask), discounted_returns(rewards, mask, gamma)
 
 
+@torch.no_grad()
+def raft(rewards, mask, *, values=None, group_ids=None, gamma=1.0, gae_lambda=1.0):
+    """RAFT / rejection-sampling fine-tuning (expert iteration): advantage 1 on every response token
+    of a sample whose score is at least ``RAFT_MIN_SCORE`` (a verified-correct answer with no
+    penalty term below 0), 0 on the others.
+
+    With ratio ~1 (one PPO epoch on fresh samples) the clipped loss ``-A * ratio`` has the gradient
+    of the NLL of the kept samples' tokens, so PPO on these advantages is SFT on the accepted
+    samples. Reward magnitudes beyond the threshold (the restart bonus, the ORM term) do not count;
+    a per-token KL penalty in the reward would push correct samples below the threshold.
+    """
+    scores = masked_sum(rewards, mask, dim=-1)
+    return _outcome_advantages((scores >= RAFT_MIN_SCORE).to(rewards.dtype), rewards, mask, gamma)
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """An advantage estimator and what it needs."""
+
+    compute: object                 # the estimator function (signature in the module docstring)
+    needs_critic: bool = False      # critic values ``(B, T)``
+    needs_groups: bool = False      # ``group_ids`` with two or more samples per prompt
+    whiten_by_default: bool = False  # whiten its advantages over the batch unless told otherwise
+
+
 ADVANTAGE_ESTIMATORS = {
-    "gae": gae,
-    "grpo": grpo,
-    "grpo_no_std": grpo_no_std,
-    "rloo": rloo,
-    "reinforce_pp": reinforce_pp,
-    "reinforce_pp_baseline": reinforce_pp_baseline,
+    "gae": Estimator(gae, needs_critic=True, whiten_by_default=True),
+    "grpo": Estimator(grpo, needs_groups=True),
+    "grpo_no_std": Estimator(grpo_no_std, needs_groups=True),
+    "rloo": Estimator(rloo, needs_groups=True),
+    "reinforce_pp": Estimator(reinforce_pp, whiten_by_default=True),
+    "reinforce_pp_baseline": Estimator(reinforce_pp_baseline, needs_groups=True),
+    "raft": Estimator(raft),
 }
 
 
@@ -164,8 +205,8 @@ def compute_advantages(name: str, rewards: torch.Tensor, mask: torch.Tensor, *, 
     """
     if name not in ADVANTAGE_ESTIMATORS:
         raise ValueError(f"unknown advantage estimator {name!r}; choose one of {sorted(ADVANTAGE_ESTIMATORS)}")
-    advantages, returns = ADVANTAGE_ESTIMATORS[name](rewards, mask, values=values, group_ids=group_ids,
-                                                     gamma=gamma, gae_lambda=gae_lambda)
+    advantages, returns = ADVANTAGE_ESTIMATORS[name].compute(rewards, mask, values=values, group_ids=group_ids,
+                                                             gamma=gamma, gae_lambda=gae_lambda)
     if whiten:
         advantages = masked_whiten(advantages, mask)
     return advantages, returns

@@ -18,8 +18,9 @@ silently dropped):
 - ``algo.mini_batches`` -> ``--train.batch_size`` (samples per optimizer step), ``ppo_epochs``
   -> ``--train.max_epochs``, ``warmup_steps`` -> ``--{actor,critic}.lr_warmup_ratio`` with a
   constant schedule after warmup;
-- advantages: ``ADVANTAGE_ESTIMATORS``; OpenRLHF whitens GAE advantages and never whitens the
-  group estimators, so ``algo.whiten_advantages`` must agree;
+- advantages: ``ADVANTAGE_ESTIMATORS`` (not ``grpo`` or ``raft``); OpenRLHF whitens GAE advantages and
+  never whitens the group estimators, so ``algo.whiten_advantages`` must agree (its default does);
+  no dynamic sampling (``rollout.filter_groups``);
 - resources: ``ray.learners`` learner GPUs (actor; critic and reference model get as many),
   ``rollout.num_workers`` vLLM engines of ``resources.gpus_per_engine`` GPUs,
   ``resources.colocate`` -> ``--train.colocate_all`` with vLLM and DeepSpeed sleep mode;
@@ -51,10 +52,12 @@ OPENRLHF_VERSION = "0.11.2"
 ENTRY_POINT = "openrlhf.cli.train_ppo_ray"
 REWARD_FILE = Path(__file__).with_name("reward_func.py")
 
-ADVANTAGE_ESTIMATORS = {"gae": "gae", "grpo": "group_norm", "grpo_no_std": "dr_grpo", "rloo": "rloo",
+# no grpo: OpenRLHF's group_norm divides by each group's own std, which cancels the restart bonus (satori's
+# grpo divides by the batch std); no raft either
+ADVANTAGE_ESTIMATORS = {"gae": "gae", "grpo_no_std": "dr_grpo", "rloo": "rloo",
                         "reinforce_pp": "reinforce", "reinforce_pp_baseline": "reinforce_baseline"}
 # whether OpenRLHF whitens the advantages of each estimator over the batch (REINFORCE++ already does)
-OPENRLHF_WHITENS = {"gae": True, "grpo": False, "grpo_no_std": False, "rloo": False}
+OPENRLHF_WHITENS = {"gae": True, "grpo_no_std": False, "rloo": False}
 LOSS_AGGREGATIONS = {"token_mean": "token-mean", "seq_mean_token_mean": "seq-mean-token-mean"}
 
 
@@ -97,8 +100,13 @@ def check_supported(config: RLConfig, resources: ResourcesConfig) -> None:
     require(config.model.dtype == "bfloat16", "model.dtype", "OpenRLHF trains in bf16: set model.dtype=bfloat16")
     require(algo.loss_agg in LOSS_AGGREGATIONS, "algo.loss_agg",
             f"OpenRLHF aggregates the loss as one of {', '.join(LOSS_AGGREGATIONS)}")
+    require(algo.advantage in ADVANTAGE_ESTIMATORS, "algo.advantage",
+            f"OpenRLHF has no estimator matching satori's {algo.advantage}: "
+            f"use one of {', '.join(ADVANTAGE_ESTIMATORS)}")
+    require(not config.rollout.filter_groups, "rollout.filter_groups",
+            "OpenRLHF filters groups by a mean-reward range, not by equal rewards; set rollout.filter_groups=false")
     whitens = OPENRLHF_WHITENS.get(algo.advantage)
-    require(whitens is None or whitens == algo.whiten_advantages, "algo.whiten_advantages",
+    require(whitens is None or whitens == algo.whiten, "algo.whiten_advantages",
             f"OpenRLHF {'always' if whitens else 'never'} whitens {algo.advantage} advantages: "
             f"set algo.whiten_advantages={str(whitens).lower()}")
     require(config.tracking.wandb_project is None, "tracking.wandb_project",

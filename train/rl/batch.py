@@ -29,6 +29,19 @@ class Sample:
     credit: list[float] | None = None   # per response token, added to its advantage (train.rl.credit)
 
 
+def varied(group: list[Sample]) -> bool:
+    """Whether the samples of one prompt got different rewards (a group of equal rewards has no group signal)."""
+    return len({s.reward for s in group}) > 1
+
+
+def select_groups(groups: list[list[Sample]], want: int) -> list[list[Sample]]:
+    """DAPO dynamic sampling: the first ``want`` groups with ``varied`` rewards, topped up (when fewer
+    vary) with the first groups of equal rewards, in their original order; all groups when fewer than ``want``.
+    """
+    chosen = [i for i, g in enumerate(groups) if varied(g)] + [i for i, g in enumerate(groups) if not varied(g)]
+    return [groups[i] for i in sorted(chosen[:want])]
+
+
 def collate(samples: list[Sample], pad_id: int) -> dict[str, torch.Tensor]:
     """Right-padded tensors: ``input_ids``/``attention_mask`` ``(B, L)``; ``labels``, ``action_mask``,
     ``rollout_logprobs``, ``token_credit`` ``(B, L-1)``; ``scores``, ``group_ids``, ``reflect_status`` ``(B,)``.
@@ -62,7 +75,7 @@ def collate(samples: list[Sample], pad_id: int) -> dict[str, torch.Tensor]:
 def add_advantages(batch: dict[str, torch.Tensor], algo: AlgoConfig) -> dict[str, float]:
     """Add ``token_rewards``, ``advantages`` and ``returns`` ``(B, L-1)`` to ``batch``; return diagnostics.
 
-    The estimator's (optionally whitened) advantages plus ``token_credit``.
+    The estimator's advantages (whitened when ``algo.whiten``) plus ``token_credit``.
 
     Needs ``logprobs_old`` (and ``logprobs_ref`` when ``algo.kl_coef > 0``, ``values_old`` for GAE).
     """
@@ -78,7 +91,7 @@ def add_advantages(batch: dict[str, torch.Tensor], algo: AlgoConfig) -> dict[str
         algo.advantage, token_rewards, mask, values=batch.get("values_old"), group_ids=batch["group_ids"],
         gamma=algo.gamma, gae_lambda=algo.gae_lambda)
     metrics["rollout/zero_advantage_group_share"] = zero_advantage_group_share(advantages, mask, batch["group_ids"])
-    if algo.whiten_advantages:
+    if algo.whiten:
         advantages = masked_whiten(advantages, mask)
     advantages = advantages + torch.where(mask, batch["token_credit"], 0.0)
     batch.update(token_rewards=token_rewards, advantages=advantages, returns=returns)

@@ -8,9 +8,8 @@ from typing import Literal
 from satori.config import require
 from satori.prompts import check_template
 from satori.tracking import TrackingConfig
+from train.algorithms.advantages import ADVANTAGE_ESTIMATORS
 from train.rl.resources import ResourcesConfig
-
-ESTIMATORS = ("gae", "grpo", "grpo_no_std", "rloo", "reinforce_pp", "reinforce_pp_baseline")
 
 
 @dataclass
@@ -43,6 +42,8 @@ class RolloutConfig:
     top_p: float = 1.0
     max_batch_size: int = 128
     gpu_memory_utilization: float = 0.1   # vLLM only (on CPU: share of memory for the KV cache)
+    filter_groups: bool = False     # DAPO dynamic sampling: train only on groups whose rewards differ
+    max_refill_rounds: int = 3      # with filter_groups: extra generation rounds per step at most
 
 
 @dataclass
@@ -73,10 +74,10 @@ class RewardConfig:
 
 @dataclass
 class AlgoConfig:
-    advantage: str = "gae"
+    advantage: str = "gae"          # a name in train.algorithms.advantages.ADVANTAGE_ESTIMATORS
     gamma: float = 1.0
     gae_lambda: float = 0.95
-    whiten_advantages: bool = True
+    whiten_advantages: bool | None = None   # None: the estimator's default (gae, reinforce_pp yes; others no)
     clip_eps_low: float = 0.2
     clip_eps_high: float = 0.2
     dual_clip: float | None = None
@@ -94,6 +95,13 @@ class AlgoConfig:
     ppo_epochs: int = 1
     mini_batches: int = 1
     micro_batch_size: int = 16
+
+    @property
+    def whiten(self) -> bool:
+        """Whether the advantages are whitened over the batch: ``whiten_advantages``, or the estimator's default."""
+        if self.whiten_advantages is not None:
+            return self.whiten_advantages
+        return ADVANTAGE_ESTIMATORS[self.advantage].whiten_by_default
 
 
 @dataclass
@@ -125,11 +133,18 @@ class RLConfig:
 
     def validate(self) -> None:
         algo, rollout, rae = self.algo, self.rollout, self.rae
-        require(algo.advantage in ESTIMATORS, "algo.advantage",
-                f"{algo.advantage!r} is not one of {', '.join(ESTIMATORS)}")
-        group_based = algo.advantage in ("grpo", "grpo_no_std", "rloo", "reinforce_pp_baseline")
-        require(not group_based or rollout.samples_per_prompt > 1, "rollout.samples_per_prompt",
+        require(algo.advantage in ADVANTAGE_ESTIMATORS, "algo.advantage",
+                f"{algo.advantage!r} is not one of {', '.join(ADVANTAGE_ESTIMATORS)}")
+        require(not ADVANTAGE_ESTIMATORS[algo.advantage].needs_groups or rollout.samples_per_prompt > 1,
+                "rollout.samples_per_prompt",
                 f"advantage {algo.advantage!r} compares samples of the same prompt; set samples_per_prompt >= 2")
+        require(not (algo.advantage == "raft" and algo.kl_coef > 0 and algo.kl_mode == "reward"), "algo.kl_mode",
+                "raft keeps samples scoring at least the correct level, which a KL penalty in the reward would "
+                "push below; set algo.kl_mode=loss (or algo.kl_coef=0)")
+        require(not rollout.filter_groups or rollout.samples_per_prompt > 1, "rollout.filter_groups",
+                "filtering drops groups whose samples all got the same reward, which a single sample always is; "
+                "set samples_per_prompt >= 2")
+        require(rollout.max_refill_rounds >= 0, "rollout.max_refill_rounds", "must be >= 0")
         require(rollout.temperature > 0, "rollout.temperature", "PPO samples; set a temperature > 0")
         require(0.0 <= rae.restart_ratio < 1.0, "rae.restart_ratio", "must be in [0, 1)")
         require(1 <= rae.min_backtrack <= rae.max_backtrack, "rae.min_backtrack",
@@ -153,4 +168,4 @@ class RLConfig:
 
     @property
     def uses_critic(self) -> bool:
-        return self.algo.advantage == "gae"
+        return ADVANTAGE_ESTIMATORS[self.algo.advantage].needs_critic

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import random
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -34,7 +35,7 @@ from satori.prompts import encode_prompt
 from satori.rewards import shape_reward
 from satori.tokenization import ActionKeepingDecoder
 from satori.tracking import MetricsTracker
-from train.rl.batch import Sample, add_advantages, collate
+from train.rl.batch import Sample, add_advantages, collate, select_groups, varied
 from train.rl.config import RLConfig
 from train.rl.credit import centred_credit
 from train.rl.problem_sets import load_problem_set
@@ -232,21 +233,58 @@ class PPOTrainer:
         return ids + self.tokenizer.encode(prompt.prefix, add_special_tokens=False) if prompt.prefix else ids
 
     def rollout_step(self, timer: Timer) -> tuple[list[Sample], dict[str, float]]:
-        """Generate and reward this step's samples; feed plain trajectories to the restart buffer."""
+        """Generate and reward this step's samples; feed plain trajectories to the restart buffer.
+
+        With ``rollout.filter_groups`` (DAPO's dynamic sampling) another round of prompts from the
+        stream is generated while fewer than ``prompts_per_step`` groups have varied rewards, at most
+        ``max_refill_rounds`` times; the step trains on ``select_groups``: the first ``prompts_per_step``
+        varied groups, topped up with equal-reward ones when the cap leaves too few, so the batch keeps
+        its size (which ``algo.mini_batches`` divides). Sample metrics and the claim credit's centring
+        cover every generated sample.
+        """
+        rollout, reward = self.config.rollout, self.config.reward
+        stats: dict[str, list[float]] = {}
+        prompts, groups, marks = self.rollout_round(timer, 0, stats)
+        refills = 0
+        while (rollout.filter_groups and refills < rollout.max_refill_rounds
+               and sum(map(varied, groups)) < rollout.prompts_per_step):
+            refills += 1
+            more_prompts, more_groups, more_marks = self.rollout_round(timer, refills, stats)
+            prompts, groups, marks = prompts + more_prompts, groups + more_groups, marks + more_marks
+        metrics = _means(stats, sum(map(len, groups)))
+        if reward.claim_credit:
+            credit, credit_metrics = centred_credit(marks, reward.claim_credit)
+            for sample, row in zip([s for group in groups for s in group], credit):
+                sample.credit = row
+            metrics.update(credit_metrics)
+        if rollout.filter_groups:
+            metrics["rollout/filtered_share"] = 1 - sum(map(varied, groups)) / max(len(groups), 1)
+            metrics["rollout/refill_generations"] = refills
+            groups = select_groups(groups, rollout.prompts_per_step)
+            metrics["rollout/padded_groups"] = sum(not varied(group) for group in groups)
+        samples = [replace(s, group=index) for index, group in enumerate(groups) for s in group]
+        metrics["rae/restart_share"] = sum(p.is_restart for p in prompts) / max(len(prompts), 1)
+        metrics["rae/buffer_size"] = len(self.buffer)
+        metrics["rollout/dropped_too_long"] = self.counters["dropped_too_long"]
+        return samples, metrics
+
+    def rollout_round(self, timer: Timer, round_index: int, stats: dict[str, list[float]]
+                      ) -> tuple[list[RolloutPrompt], list[list[Sample]], list[list[int]]]:
+        """One round of prompts, generated and rewarded: the prompts, their groups of samples, and
+        (with ``reward.claim_credit``) each sample's claim-token marks; per-sample metrics go to ``stats``."""
         config = self.config
-        rollout = config.rollout
+        rollout, reward = config.rollout, config.reward
         prompts = self.make_prompts()
         with timer("generate"):
             params = {"max_new_tokens": rollout.max_new_tokens, "temperature": rollout.temperature,
                       "top_p": rollout.top_p, "n": rollout.samples_per_prompt,
-                      "seed": config.seed * 100_003 + self.step}
-            groups = self.generate([self.encode(p) for p in prompts], params)
-        flat = [(p, c) for p, group in zip(prompts, groups) for c in group]
+                      "seed": config.seed * 100_003 + self.step + round_index * 1_000_003}
+            completions = self.generate([self.encode(p) for p in prompts], params)
+        flat = [(p, c) for p, group in zip(prompts, completions) for c in group]
         with timer("reward"):
             verdicts = self.grade([(p.prefix + c["text"], p.gold) for p, c in flat])
-        reward = config.reward
         claims = [find_claims(c["text"]) if reward.step_scale or reward.claim_credit else [] for _, c in flat]
-        samples, stats = [], {}
+        groups: list[list[Sample]] = [[] for _ in prompts]
         for index, ((prompt, completion), verdict) in enumerate(zip(flat, verdicts)):
             correct = verdict["status"] == "correct"
             terms = shape_reward(correct, prompt.reflect_status, bonus_scale=reward.bonus_scale,
@@ -255,9 +293,9 @@ class PPOTrainer:
                                  overlong_penalty_factor=reward.overlong_penalty,
                                  claim_share=claim_share(claims[index]),
                                  step_scale=reward.step_scale)
-            samples.append(Sample(completion["prompt_ids"], completion["token_ids"], completion["logprobs"],
-                                  terms.total, group=index // rollout.samples_per_prompt,
-                                  reflect_status=prompt.reflect_status))
+            group = index // rollout.samples_per_prompt
+            groups[group].append(Sample(completion["prompt_ids"], completion["token_ids"], completion["logprobs"],
+                                        terms.total, group=group, reflect_status=prompt.reflect_status))
             _add(stats, terms.as_dict())
             _add(stats, {f"rollout/status_{verdict['status']}": 1.0, "rollout/accuracy": float(correct),
                          "rollout/response_length": len(completion["token_ids"]),
@@ -268,18 +306,10 @@ class PPOTrainer:
                 _add(stats, {"rae/kept_correct": float(correct)}, key_count="rae/from_correct")
             elif config.rae.enabled and config.rae.online:
                 self.buffer.add(prompt, completion["text"], correct)
-        metrics = _means(stats, len(samples))
-        if reward.claim_credit:
-            marks = [claim_token_marks(found, self.decoder.token_ends(c["token_ids"]))
-                     for found, (_, c) in zip(claims, flat)]
-            credit, credit_metrics = centred_credit(marks, reward.claim_credit)
-            for sample, row in zip(samples, credit):
-                sample.credit = row
-            metrics.update(credit_metrics)
-        metrics["rae/restart_share"] = sum(p.is_restart for p in prompts) / max(len(prompts), 1)
-        metrics["rae/buffer_size"] = len(self.buffer)
-        metrics["rollout/dropped_too_long"] = self.counters["dropped_too_long"]
-        return samples, metrics
+        if not reward.claim_credit:
+            return prompts, groups, []
+        return prompts, groups, [claim_token_marks(found, self.decoder.token_ends(c["token_ids"]))
+                                 for found, (_, c) in zip(claims, flat)]
 
     def train_step(self) -> dict[str, float]:
         timer = Timer()
