@@ -134,3 +134,25 @@ def test_two_data_parallel_ranks_take_the_single_rank_step(tiny_policy_dir, tiny
     for name, weight in one.items():
         assert not torch.equal(weight, initial[name])
         torch.testing.assert_close(two[name], weight, rtol=1e-4, atol=1e-5)  # Adam magnifies float noise on ~0 grads
+
+
+def test_single_update_without_scoring_matches_the_scored_update(tiny_policy_dir, tiny_tokenizer):
+    """One mini-batch, one epoch, no critic or reference: the update's own log-probs stand in for the
+    scoring pass, and the parameters end where the scored update puts them."""
+    config = make_config(tiny_policy_dir, "algo.advantage=grpo", "rollout.samples_per_prompt=2")
+    assert not config.needs_scoring
+    assert make_config(tiny_policy_dir, "algo.advantage=grpo", "rollout.samples_per_prompt=2",
+                       "algo.mini_batches=2").needs_scoring
+    assert make_config(tiny_policy_dir).needs_scoring  # gae: critic values
+    scored, unscored = Learner(config), Learner(config)
+    batch = rollout_batch(tiny_policy_dir, tiny_tokenizer)
+    add_advantages(batch, config.algo)
+    assert "logprobs_old" not in batch
+    with_old = dict(batch, **{k: v for k, v in scored.score(batch).items() if k != "rows"})
+    out_scored, out_unscored = scored.update(with_old), unscored.update(batch)
+    assert out_unscored["loss/policy"] == pytest.approx(out_scored["loss/policy"], abs=1e-6)
+    assert out_unscored["rollout/logprob_mismatch"] < 1e-4
+    # the same gradient (Adam's first step is near sign(g), so parameters are compared through it)
+    for (name, a), b in zip(scored.actor.named_parameters(), unscored.actor.parameters()):
+        assert a.grad.abs().max() > 0 or name.endswith("bias"), name
+        assert torch.allclose(a.grad, b.grad, rtol=1e-3, atol=1e-8), name

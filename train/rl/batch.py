@@ -77,7 +77,8 @@ def add_advantages(batch: dict[str, torch.Tensor], algo: AlgoConfig) -> dict[str
 
     The estimator's advantages (whitened when ``algo.whiten``) plus ``token_credit``.
 
-    Needs ``logprobs_old`` (and ``logprobs_ref`` when ``algo.kl_coef > 0``, ``values_old`` for GAE).
+    Uses ``logprobs_ref`` when ``algo.kl_coef > 0`` and ``values_old`` for GAE (both with
+    ``logprobs_old``); without ``logprobs_old`` the learner measures the log-prob mismatch itself.
     """
     mask = batch["action_mask"]
     token_rewards = place_on_last_token(batch["scores"], mask)
@@ -95,12 +96,17 @@ def add_advantages(batch: dict[str, torch.Tensor], algo: AlgoConfig) -> dict[str
         advantages = masked_whiten(advantages, mask)
     advantages = advantages + torch.where(mask, batch["token_credit"], 0.0)
     batch.update(token_rewards=token_rewards, advantages=advantages, returns=returns)
-    metrics["rollout/logprob_mismatch"] = masked_mean(
-        (batch["logprobs_old"] - batch["rollout_logprobs"]).abs(), mask).item()
+    if "logprobs_old" in batch:
+        metrics["rollout/logprob_mismatch"] = logprob_mismatch(batch["logprobs_old"], batch["rollout_logprobs"], mask)
     if "values_old" in batch:
         metrics["critic/explained_variance"] = explained_variance(batch["values_old"], returns, mask).item()
         metrics["critic/value_mean"] = masked_mean(batch["values_old"], mask).item()
     return metrics
+
+
+def logprob_mismatch(logprobs: torch.Tensor, rollout_logprobs: torch.Tensor, mask: torch.Tensor) -> float:
+    """Mean ``|learner log-prob - rollout engine log-prob|`` over response tokens, all ``(B, L-1)``."""
+    return masked_mean((logprobs - rollout_logprobs).abs(), mask).item()
 
 
 def select(batch: dict[str, torch.Tensor], index: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -169,3 +169,11 @@ class RLConfig:
     @property
     def uses_critic(self) -> bool:
         return ADVANTAGE_ESTIMATORS[self.algo.advantage].needs_critic
+
+    @property
+    def needs_scoring(self) -> bool:
+        """Whether a step needs a forward pass before its update: for critic values, reference
+        log-probs, or old log-probs that differ from the learner's own (several mini-batches or epochs).
+        A single update on fresh samples takes its old log-probs from the update's own forward pass."""
+        algo = self.algo
+        return self.uses_critic or algo.kl_coef > 0 or algo.ppo_epochs > 1 or algo.mini_batches > 1

@@ -316,13 +316,14 @@ class PPOTrainer:
         samples, metrics = self.rollout_step(timer)
         batch = collate(samples, self.tokenizer.pad_token_id)
         with timer("score"):
-            parts = ray.get([learner.score.remote(batch) for learner in self.learners])
-            for key in parts[0]:
-                if key != "rows":
-                    merged = torch.empty_like(torch.cat([p[key] for p in parts]))
-                    for part in parts:
-                        merged[part["rows"]] = part[key]
-                    batch[key] = merged
+            if self.config.needs_scoring:
+                parts = ray.get([learner.score.remote(batch) for learner in self.learners])
+                for key in parts[0]:
+                    if key != "rows":
+                        merged = torch.empty_like(torch.cat([p[key] for p in parts]))
+                        for part in parts:
+                            merged[part["rows"]] = part[key]
+                        batch[key] = merged
             metrics.update(add_advantages(batch, self.config.algo))
         with timer("update"):
             metrics.update(ray.get([learner.update.remote(batch) for learner in self.learners])[0])

@@ -20,7 +20,7 @@ from torch import nn
 from train.algorithms.kl import kl_estimate
 from train.algorithms.logprobs import entropy_from_logits, masked_mean, token_logprobs
 from train.algorithms.losses import aggregate, policy_loss, value_loss
-from train.rl.batch import select
+from train.rl.batch import logprob_mismatch, select
 from train.rl.config import RLConfig
 from train.rl.models import ValueModel, load_policy
 
@@ -119,7 +119,13 @@ class Learner:
             weight = mask.sum().item() / max(counts["global_token_count"], 1)
             logits = self.actor(input_ids=ids, attention_mask=attn).logits[:, :-1]
             logprobs = token_logprobs(logits, micro["labels"].to(self.device), temperature)
-            out = policy_loss(logprobs, micro["logprobs_old"].to(self.device), micro["advantages"].to(self.device),
+            if "logprobs_old" in micro:
+                logprobs_old = micro["logprobs_old"].to(self.device)
+            else:  # a single update on fresh samples: the policy that sampled them is this one
+                logprobs_old = logprobs.detach()
+                self._accumulate(stats, weight, {"rollout/logprob_mismatch": logprob_mismatch(
+                    logprobs_old, micro["rollout_logprobs"].to(self.device), mask)})
+            out = policy_loss(logprobs, logprobs_old, micro["advantages"].to(self.device),
                               mask, algo.clip_eps_low, algo.clip_eps_high, algo.dual_clip)
             loss = aggregate(out.loss, mask, algo.loss_agg, **reduce_kwargs)
             entropy = entropy_from_logits(logits, temperature) if algo.entropy_coef > 0 else None
