@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import random
 import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from satori.models import build_tiny_model_and_tokenizer, load_model_and_tokeniz
 from satori.prompts import build_prompt
 from satori.tracking import MetricsTracker, plot_metrics
 from train.checkpoint import export_model, latest_checkpoint, load_training_state, save_checkpoint
+from train.precision import autocast, param_dtype
 from train.sft_config import SFTConfig
 from train.sft_data import (IGNORE_INDEX, BatchStream, Demo, Encoded, collate, encode_demos, load_demos,
                             split_by_question)
@@ -105,7 +105,7 @@ def prepare_model(config: SFTConfig, checkpoint: Path | None, corpus: list[str])
                                                           trust_remote_code=m.trust_remote_code)
     if m.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    return model.float().train(), tokenizer, meta
+    return model.to(param_dtype(m.precision)).train(), tokenizer, meta
 
 
 class SFTTrainer:
@@ -167,8 +167,8 @@ class SFTTrainer:
         return encode_demos(demos, self.tokenizer, d.template, d.max_length, d.overlength)
 
     def autocast(self) -> Any:
-        enabled = self.config.train.precision == "bfloat16"
-        return torch.autocast("cpu", dtype=torch.bfloat16) if enabled else nullcontext()
+        """The forward pass's context under ``model.precision`` (bf16 autocast for bf16-mixed)."""
+        return autocast(self.config.model.precision, self.model.device.type)
 
     def train_step(self) -> dict[str, float]:
         """One optimizer step over ``grad_accum`` micro-batches; returns its metrics."""
@@ -200,7 +200,7 @@ class SFTTrainer:
         """Train to ``total_steps`` (from the resumed step), evaluating and checkpointing on the way."""
         c = self.config
         print(format_config(c), flush=True)
-        print(f"sft: {len(self.train_demos)} train / {len(self.val_demos)} val demonstrations; "
+        print(f"{self.stage}: {len(self.train_demos)} train / {len(self.val_demos)} val documents; "
               f"{self.data_stats}; {self.stream.batches_per_epoch} micro-batches per epoch; "
               f"{self.total_steps} steps" + (f"; resuming from {self.resumed_from}" if self.resumed_from else ""),
               flush=True)
@@ -223,11 +223,11 @@ class SFTTrainer:
         bar.close()
         self.tracker.flush()
         export_model(self.run_dir / FINAL_MODEL_DIR, self.model, self.tokenizer, self.meta)
-        plot_metrics(self.tracker.path, c.tracking.plot_keys or LOSS_PLOT_KEYS, self.run_dir / "loss.png", title=f"SFT {self.run_dir.name}")
+        plot_metrics(self.tracker.path, c.tracking.plot_keys or LOSS_PLOT_KEYS, self.run_dir / "loss.png", title=f"{self.stage} {self.run_dir.name}")
         summary = final or _last_eval(self.tracker.path)
         atomic_write_json(self.run_dir / "summary.json", {"step": self.step, **summary})
         self.tracker.close()
-        print(f"sft: done at step {self.step}: {summary}; model in {self.run_dir / FINAL_MODEL_DIR}", flush=True)
+        print(f"{self.stage}: done at step {self.step}: {summary}; model in {self.run_dir / FINAL_MODEL_DIR}", flush=True)
         return summary
 
     def save(self) -> Path:

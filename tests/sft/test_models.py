@@ -73,3 +73,23 @@ def test_packaged_smollm2_path_or_install_hint():
     else:
         path = packaged_gguf_path("smollm2-135m-gguf")
         assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.stat().st_size > 50_000_000
+
+
+def test_shipped_tiny_base_loads_by_name_and_matches_its_recorded_digest():
+    """The embedded default base ships in the package, is found by name, and is the file docs/tiny_base.md names."""
+    import hashlib
+    import re
+    from pathlib import Path
+
+    folder, gguf = resolve_source("satori-tiny-base")
+    assert gguf is None and Path(folder).name == "tiny_base"
+    model, tokenizer, meta = load_model_and_tokenizer("satori-tiny-base")
+    assert [tokenizer.convert_tokens_to_ids(t) for t in ACTION_TOKENS] == [tokenizer.encode(t)[0] for t in ACTION_TOKENS]
+    assert read_satori_meta(folder)["stage"] == "pretrain"
+    digest = hashlib.sha256((Path(folder) / "model.safetensors").read_bytes()).hexdigest()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "tiny_base.md").read_text()
+    assert digest in re.findall(r"[0-9a-f]{64}", doc)
+    prompt = tokenizer.encode("Problem: Compute 3 + 4.\nSolution: 3 + 4 =", add_special_tokens=False)
+    with torch.no_grad():
+        out = model.generate(torch.tensor([prompt]), max_new_tokens=2, do_sample=False)
+    assert tokenizer.decode(out[0, len(prompt):]).strip().startswith("7")
