@@ -3,7 +3,9 @@
 Every stage declares one dataclass (nested dataclasses for sections). ``load_config``
 reads a YAML file, applies command-line overrides, converts and checks every value
 against the declared types, then calls each dataclass's ``validate()`` if it has one.
-Any problem raises :class:`ConfigError` naming the key and what to change.
+Any problem raises :class:`ConfigError` naming the key and what to change. A dataclass may list
+keys it no longer takes in a ``RENAMED_KEYS`` class variable (old key -> what replaced it), so an
+old config is refused with the new key named.
 
 A pipeline YAML holds one section per stage (``synth:``, ``sft:``, ``rl:``, ``eval:``);
 ``load_config(SFTConfig, path, section="sft")`` reads just that section, so each stage's
@@ -109,6 +111,9 @@ def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "", source: str 
     unknown = [k for k in data if k not in fields]
     if unknown:
         key = unknown[0]
+        renamed = getattr(cls, "RENAMED_KEYS", {})  # a ClassVar: old key -> what replaced it
+        if key in renamed:
+            raise ConfigError(f"{source}: key '{prefix}{key}' was replaced: {renamed[key]}")
         close = difflib.get_close_matches(str(key), list(fields), n=1)
         hint = f"; did you mean '{prefix}{close[0]}'?" if close else f"; known keys: {', '.join(sorted(fields))}"
         raise ConfigError(f"{source}: unknown key '{prefix}{key}'{hint}")

@@ -23,6 +23,7 @@ from satori.config import require
 from satori.io import atomic_write_jsonl, read_jsonl
 from satori.tracking import TrackingConfig
 from data_synthesis.corpus import CorpusConfig, build_corpus
+from train.precision import check_learning_rate
 from train.sft import SFTTrainer
 from train.sft_config import CheckpointConfig, EvalConfig, ModelConfig, OptimConfig, TrainConfig
 from train.sft_data import Demo, Encoded
@@ -60,6 +61,7 @@ class PretrainConfig:
 
     def validate(self) -> None:
         require(bool(self.run_dir), "run_dir", "set a run folder, e.g. run_dir=runs/pretrain")
+        check_learning_rate(self.model.precision, self.optim.lr, "optim.lr")
         require(self.model.source == "tiny", "model.source",
                 "pretraining starts from scratch: use model.source=tiny (format-tune other models with satori sft)")
         require(self.eval.num_generations == 0, "eval.num_generations",

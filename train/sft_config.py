@@ -7,10 +7,11 @@ pipeline YAML's ``sft:`` section both work. Every check says which key to change
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from satori.config import require
 from satori.tracking import TrackingConfig
+from train.precision import Precision, check_learning_rate
 
 
 @dataclass
@@ -36,11 +37,13 @@ class TinyModelConfig:
 
 @dataclass
 class ModelConfig:
-    """``source``: ``tiny``, a local HF folder, a hub name, a ``.gguf`` path, or ``smollm2-135m-gguf``."""
+    """``source``: ``tiny``, a local HF folder, a hub name, a ``.gguf`` path, or ``smollm2-135m-gguf``.
+    ``precision``: see :mod:`train.precision`."""
 
     source: str = "tiny"
     gguf_file: str | None = None
     trust_remote_code: bool = False
+    precision: Precision = "fp32"
     gradient_checkpointing: bool = False
     tiny: TinyModelConfig = field(default_factory=TinyModelConfig)
 
@@ -109,9 +112,11 @@ class TrainConfig:
     grad_accum: int = 1
     epochs: float = 1.0
     max_steps: int | None = None
-    precision: Literal["float32", "bfloat16"] = "float32"
     seed: int = 0
     threads: int | None = None
+    RENAMED_KEYS: ClassVar[dict[str, str]] = {
+        "precision": "use model.precision: fp32, bf16-mixed (fp32 master weights, bf16 compute: what "
+                     "precision: bfloat16 was) or bf16-pure"}
 
     def validate(self) -> None:
         require(self.batch_size >= 1, "train.batch_size", "must be >= 1")
@@ -169,6 +174,7 @@ class SFTConfig:
 
     def validate(self) -> None:
         require(bool(self.run_dir), "run_dir", "set a run folder, e.g. run_dir=runs/sft")
+        check_learning_rate(self.model.precision, self.optim.lr, "optim.lr")
         require(self.model.source == "tiny" or self.model.tiny == TinyModelConfig(), "model.tiny",
                 f"only applies when model.source is 'tiny' (it is {self.model.source!r}); remove model.tiny")
         if self.model.source == "tiny":

@@ -74,6 +74,14 @@ class RolloutEngine(ABC):
     def update_weights(self, state_dict: dict[str, Any]) -> None:
         """Load new policy weights (parameter name -> tensor, Hugging Face naming)."""
 
+    def sleep(self) -> None:
+        """Free accelerator memory while learners on the same devices train (no generation until
+        :meth:`wake`). Engines with nothing to free do nothing."""
+
+    def wake(self) -> None:
+        """Take back the memory :meth:`sleep` freed; weights are as before sleeping until the next
+        :meth:`update_weights`."""
+
     def close(self) -> None:
         """Release the engine's resources."""
 

@@ -97,4 +97,11 @@ class HFEngine(RolloutEngine):
         return self._decode(token_ids)
 
     def update_weights(self, state_dict: dict[str, Any]) -> None:
-        self.model.load_state_dict(state_dict, strict=False)
+        """Load every weight of the model. A state dict with a missing or unknown name is refused before
+        anything is loaded (a partial load would leave the engine sampling from a mix of old and new weights)."""
+        expected = set(self.model.state_dict())
+        missing, unexpected = sorted(expected - set(state_dict)), sorted(set(state_dict) - expected)
+        if missing or unexpected:
+            raise ValueError(f"update_weights: {len(missing)} missing weights {missing[:3]}, "
+                             f"{len(unexpected)} unexpected {unexpected[:3]}; nothing was loaded")
+        self.model.load_state_dict(state_dict)

@@ -10,7 +10,7 @@ the prefix cache. That path works on the CPU build and on GPUs of one node. Acro
 broadcast from the learner (:func:`create_weight_group` and :func:`send_weights` on the learner
 side, the pattern of vLLM's RLHF examples). In colocated mode (engine and learner on the same GPUs)
 build the engine with ``enable_sleep_mode=True``, call :meth:`sleep` before training and
-:meth:`wake_up` then :meth:`update_weights` after.
+:meth:`wake` then :meth:`update_weights` after (the PPO driver does, with ``resources.colocate``).
 
 Log-probs use vLLM's ``processed_logprobs`` mode: log-softmax(logits / T) of the sampled token,
 T = 1 when greedy, as ``satori.engines.base`` defines them. With ``top_p < 1`` or ``top_k > 0``
@@ -48,7 +48,8 @@ class VLLMEngine(RolloutEngine):
         seed: engine seed (sampling with ``SamplingParams.seed`` is reproducible regardless).
         tensor_parallel_size: GPUs per engine.
         enable_prefix_caching: reuse KV blocks of shared prompt prefixes.
-        enable_sleep_mode: GPU colocated mode (:meth:`sleep` / :meth:`wake_up`).
+        enable_sleep_mode: colocated mode (:meth:`sleep` / :meth:`wake`) where vLLM's platform has a sleep
+            mode (CUDA, ROCm, XPU); elsewhere (the CPU build) it is off and sleep / wake do nothing.
         in_process: run vLLM's engine core in this process (sets ``VLLM_ENABLE_V1_MULTIPROCESSING=0``
             for the process): one vLLM import instead of two and no IPC, the better choice on CPU
             and inside Ray actors; tensor-parallel workers still get their own processes. On CPU,
@@ -79,6 +80,7 @@ class VLLMEngine(RolloutEngine):
         self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(str(model_path))
         self._decode = ActionKeepingDecoder(self.tokenizer)
         self.on_cpu = current_platform.is_cpu()
+        self.sleep_mode = enable_sleep_mode and current_platform.is_sleep_mode_available()
         memory: dict[str, Any] = {}
         if gpu_memory_utilization is not None:
             memory["gpu_memory_utilization"] = gpu_memory_utilization
@@ -92,7 +94,7 @@ class VLLMEngine(RolloutEngine):
         self.llm = LLM(
             model=str(model_path), tokenizer=str(model_path), dtype=dtype, max_model_len=max_model_len,
             enforce_eager=enforce_eager, seed=seed, tensor_parallel_size=tensor_parallel_size,
-            enable_prefix_caching=enable_prefix_caching, enable_sleep_mode=enable_sleep_mode,
+            enable_prefix_caching=enable_prefix_caching, enable_sleep_mode=self.sleep_mode,
             logprobs_mode="processed_logprobs", worker_extension_cls=WORKER_EXTENSION,
             skip_tokenizer_init=True,  # prompts are token ids; text is decoded here
             **memory, **llm_kwargs,
@@ -176,17 +178,18 @@ class VLLMEngine(RolloutEngine):
         self.llm.collective_rpc("satori_receive_weights", kwargs={"specs": specs})
         self.llm.reset_prefix_cache()
 
-    # GPU colocated mode (engine built with enable_sleep_mode=True).
-    def sleep(self, level: int = 1) -> None:
-        """Free accelerator memory for training: KV cache dropped, weights offloaded to host
-        memory (level 1) or discarded (level 2: the next :meth:`update_weights` must bring all)."""
-        self.llm.sleep(level=level)
+    # Colocated mode (engine built with enable_sleep_mode=True on a platform that has it).
+    def sleep(self) -> None:
+        """Free accelerator memory for training: vLLM's sleep level 1 drops the KV cache and offloads
+        the weights to host memory (level 2 would discard them, with buffers the weight sync does not carry)."""
+        if self.sleep_mode:
+            self.llm.sleep(level=1)
 
-    def wake_up(self, tags: list[str] | None = None) -> None:
-        """Re-allocate memory; ``tags=["weights"]`` first, then :meth:`update_weights`, then
-        ``tags=["kv_cache"]`` keeps the peak lower than waking everything at once."""
-        self.llm.wake_up(tags)
-        self.llm.reset_prefix_cache()
+    def wake(self) -> None:
+        """Bring the weights back and re-allocate the KV cache (an empty prefix cache)."""
+        if self.sleep_mode:
+            self.llm.wake_up()
+            self.llm.reset_prefix_cache()
 
     def close(self) -> None:
         llm = getattr(self, "llm", None)

@@ -128,3 +128,15 @@ def test_shard_results_add_up_to_the_global_reduction(mode):
     # without the global counts a shard divides by its own count: the shard sum is then not the global value
     local = sum(aggregate(weights[rows].square(), mask[rows], mode) for rows in (slice(0, 3), slice(3, 8)))
     assert not torch.isclose(local, global_loss)
+
+
+def test_a_huge_log_ratio_is_clamped_before_exp():
+    """A log-ratio past ±20 (a stale or corrupted old log-prob) would make exp overflow to inf, and a token
+    with zero advantage then gives 0 * inf = NaN; clamped, loss and gradient stay finite."""
+    logprobs = torch.tensor([[100.0, -100.0, 100.0]], requires_grad=True)
+    out = policy_loss(logprobs, torch.zeros(1, 3), torch.tensor([[0.0, -1.0, -1.0]]), ALL)
+    assert torch.isfinite(out.loss).all() and torch.isfinite(out.ratio).all()
+    close(out.ratio, [[math.exp(20), math.exp(-20), math.exp(20)]], atol=1.0)
+    close(out.loss, [[0.0, 0.8, math.exp(20)]], atol=1.0)
+    out.loss.sum().backward()
+    assert torch.isfinite(logprobs.grad).all()

@@ -78,6 +78,25 @@ def test_update_weights_switches_the_policy(tiny_tokenizer, tiny_model, steered_
     assert after != before
 
 
+def test_update_weights_refuses_a_partial_or_misnamed_state_dict(tiny_tokenizer):
+    """A state dict that misses a weight, or names one the model lacks, would leave the engine sampling
+    from a mix of old and new weights: refused, and the engine keeps its weights."""
+    from satori.tiny import build_model
+
+    engine = HFEngine(build_model(tiny_tokenizer, seed=0), tiny_tokenizer)
+    before = {k: v.clone() for k, v in engine.model.state_dict().items()}
+    new = build_model(tiny_tokenizer, seed=1).state_dict()
+    missing = dict(list(new.items())[1:])
+    renamed = {("actor." + k if i == 0 else k): v for i, (k, v) in enumerate(new.items())}
+    for state_dict, words in ((missing, "1 missing"), (renamed, "1 unexpected")):
+        with pytest.raises(ValueError, match=words):
+            engine.update_weights(state_dict)
+        assert all(torch.equal(v, before[k]) for k, v in engine.model.state_dict().items())
+    engine.update_weights(new)
+    assert all(torch.equal(v, new[k]) for k, v in engine.model.state_dict().items())
+    assert any(not torch.equal(v, before[k]) for k, v in engine.model.state_dict().items())
+
+
 def test_logprobs_off_gives_the_same_tokens_without_logprobs(engine, engine_prompts):
     on = engine.generate(engine_prompts, SamplingParams(max_new_tokens=8, temperature=0.0))
     off = engine.generate(engine_prompts, SamplingParams(max_new_tokens=8, temperature=0.0, logprobs=False))

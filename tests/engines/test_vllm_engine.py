@@ -21,7 +21,8 @@ def engine(tiny_tokenizer, tiny_model, tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny-qwen2")
     tiny_model.save_pretrained(folder)
     tiny_tokenizer.save_pretrained(folder)
-    with VLLMEngine(folder, tiny_tokenizer, max_model_len=256, kv_cache_gib=0.25) as engine:
+    # sleep mode as the colocated driver asks for it; vLLM's CPU build has none, so the engine turns it off
+    with VLLMEngine(folder, tiny_tokenizer, max_model_len=256, kv_cache_gib=0.25, enable_sleep_mode=True) as engine:
         yield engine
 
 
@@ -107,3 +108,12 @@ def test_logprobs_off_gives_the_same_tokens_without_logprobs(engine, engine_prom
     off = engine.generate(engine_prompts, SamplingParams(max_new_tokens=8, temperature=0.0, logprobs=False))
     assert [c.token_ids for g in off for c in g] == [c.token_ids for g in on for c in g]
     assert all(c.logprobs is None for g in off for c in g)
+
+
+def test_sleep_and_wake_do_nothing_on_cpu(engine, engine_prompts):
+    """vLLM's CPU build has no sleep mode: asked for, it is off, and sleep / wake leave the engine serving."""
+    before = token_ids(engine.generate(engine_prompts, GREEDY))
+    assert not engine.sleep_mode
+    engine.sleep()
+    engine.wake()
+    assert token_ids(engine.generate(engine_prompts, GREEDY)) == before

@@ -84,7 +84,7 @@ def test_variants_map_one_to_one(parser):
 @pytest.mark.parametrize("overrides, resources, key", [
     (["rollout.engine=hf"], GPU, "rollout.engine"),
     (["rae.online=true"], GPU, "rae.online"),
-    (["model.dtype=float32"], GPU, "model.dtype"),
+    (["model.precision=fp32"], GPU, "model.precision"),
     (["algo.whiten_advantages=false"], GPU, "algo.whiten_advantages"),
     (["algo.advantage=grpo_no_std", "algo.whiten_advantages=true", "rollout.samples_per_prompt=4"], GPU,
      "algo.whiten_advantages"),

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from satori.config import load_config
+from satori.engines.base import SamplingParams
 from train.rl.config import RLConfig
 
 SMALL = ["rollout.prompts_per_step=6", "rollout.samples_per_prompt=2", "rollout.max_new_tokens=12",
@@ -117,3 +118,98 @@ def test_two_learners_on_ray_train_through_the_driver(tmp_path, tiny_policy_dir)
     assert [row["step"] for row in updates] == [1, 2]
     assert all(row["loss/actor_grad_norm"] > 0 for row in updates)
     assert (tmp_path / "final" / "config.json").is_file()
+
+
+def test_rollout_engines_take_the_learner_dtype_unless_set(tiny_policy_dir):
+    """bf16-mixed learners get bf16 rollout engines (as vLLM's would be, the driver passing the dtype);
+    ``rollout.dtype`` overrides it. vLLM engines also get a seed each and sleep mode when colocated."""
+    import torch
+
+    from train.rl.driver import engine_options
+    from train.rl.workers import build_engine
+
+    def options(*overrides: str, index: int = 0) -> dict:
+        config = load_config(RLConfig, None, [f"model.policy={tiny_policy_dir}", *overrides])
+        return engine_options(config, index)
+
+    bf16 = options("model.precision=bf16-mixed")
+    assert bf16["dtype"] == "bfloat16"
+    engine = build_engine("hf", str(tiny_policy_dir), bf16)
+    assert {p.dtype for p in engine.model.parameters()} == {torch.bfloat16}
+    assert len(engine.generate([[5, 6, 7]], SamplingParams(max_new_tokens=4, temperature=0))[0][0].token_ids) >= 1
+    fp32 = options("model.precision=bf16-mixed", "rollout.dtype=float32")
+    assert {p.dtype for p in build_engine("hf", str(tiny_policy_dir), fp32).model.parameters()} == {torch.float32}
+    vllm = [options("rollout.engine=vllm", "resources.colocate=true", "model.precision=bf16-mixed", index=i)
+            for i in range(2)]
+    assert vllm[0]["dtype"] == "bfloat16" and vllm[0]["enable_sleep_mode"]
+    assert vllm[0]["seed"] != vllm[1]["seed"]
+
+
+def test_rollout_workers_given_the_same_prompt_and_seed_draw_different_samples(tmp_path, tiny_policy_dir):
+    import ray
+
+    from train.rl.driver import PPOTrainer
+
+    config = load_config(RLConfig, None, [f"run_dir={tmp_path}", f"model.policy={tiny_policy_dir}", *SMALL,
+                                          "rae.enabled=false", "rollout.num_workers=2"])
+    trainer = PPOTrainer(config)
+    try:
+        params = {"max_new_tokens": 12, "temperature": 1.0, "n": 2, "seed": 1}
+        first = trainer.generate([[5, 6, 7]] * 2, params)  # prompt 0 on worker 0, prompt 1 on worker 1
+        samples = [[c["token_ids"] for c in group] for group in first]
+        assert samples[0] != samples[1]
+        assert [[c["token_ids"] for c in group] for group in trainer.generate([[5, 6, 7]] * 2, params)] == samples
+    finally:
+        trainer.shutdown()
+        ray.shutdown()
+
+
+def test_colocated_engines_sleep_through_the_update_and_wake_before_the_sync(tmp_path, tiny_policy_dir):
+    """With resources.colocate the driver runs generate -> sleep -> update -> wake -> sync (the transformers
+    engine's sleep frees nothing, but the worker refuses to generate or load weights while asleep), and the
+    next step samples from the synced weights."""
+    import ray
+
+    from train.rl.driver import PPOTrainer
+
+    class Recording(PPOTrainer):
+        def __init__(self, *args, **kwargs):
+            self.calls: list[str] = []
+            super().__init__(*args, **kwargs)
+
+        def generate(self, prompts, params):
+            self.calls.append("generate")
+            return super().generate(prompts, params)
+
+        def sleep_engines(self):
+            self.calls.append("sleep")
+            super().sleep_engines()
+
+        def wake_engines(self):
+            self.calls.append("wake")
+            super().wake_engines()
+
+        def update(self, batch):
+            self.calls.append("update")
+            return super().update(batch)
+
+        def sync_weights(self):
+            self.calls.append("sync")
+            super().sync_weights()
+
+    config = load_config(RLConfig, None, [f"run_dir={tmp_path}", f"model.policy={tiny_policy_dir}", *SMALL,
+                                          "rae.enabled=false", "resources.colocate=true"])
+    trainer = Recording(config)
+    try:
+        trainer.train_step()
+        assert trainer.calls == ["generate", "sleep", "update", "wake", "sync"]
+        metrics = trainer.train_step()
+        assert metrics["rollout/logprob_mismatch"] < 1e-3 and "perf/sleep_s" in metrics
+        trainer.sleep_engines()
+        with pytest.raises(RuntimeError, match="generate while the engine is asleep"):
+            trainer.generate([[5, 6, 7]], {"max_new_tokens": 4, "temperature": 1.0, "n": 1})
+        with pytest.raises(RuntimeError, match="update_weights while the engine is asleep"):
+            trainer.sync_weights()
+    finally:
+        trainer.shutdown()
+        ray.shutdown()

@@ -21,4 +21,4 @@ def test_7b_config_carries_the_published_hyper_parameters():
     assert (config.rollout.samples_per_prompt, config.rollout.temperature) == (64, 0.7)
     assert (config.algo.advantage, config.algo.kl_coef, config.algo.actor_lr) == ("grpo", 0.04, 1e-6)
     assert (config.reward.alpha, config.reward.kl_weight, config.reward.format_penalty) == (0.01, 3.0, -1.0)
-    assert config.format.variant == "coat" and config.model.dtype == "bfloat16"
+    assert config.format.variant == "coat" and config.model.precision == "bf16-mixed"

@@ -18,6 +18,7 @@ from train.algorithms.kl import kl_k3
 from train.algorithms.logprobs import masked_mean, masked_sum
 
 AGGREGATION_MODES = ("token_mean", "seq_mean_token_mean", "seq_mean_token_sum")
+MAX_LOG_RATIO = 20.0  # |log(pi / pi_old)| is clamped here before exp (as verl does): e^20 ≈ 4.9e8 stays finite
 
 
 @dataclass
@@ -56,6 +57,9 @@ def policy_loss(logprobs: torch.Tensor, logprobs_old: torch.Tensor, advantages: 
 
     With ``dual_clip_c`` (> 1), tokens with ``A < 0`` are further capped at ``-A * dual_clip_c``
     (dual-clip PPO), so a huge ratio on a bad token cannot blow up the loss.
+    The log-ratio is clamped to ``±MAX_LOG_RATIO`` before ``exp``: a token whose probability moved by
+    more (or a stale ``logprobs_old``) would otherwise give an infinite ratio, and ``0 * inf`` (a token
+    with zero advantage) a NaN loss and gradient.
     All inputs ``(B, T)``; ``logprobs`` carries the gradient, the others are constants.
     """
     if clip_eps_low < 0 or clip_eps_high < 0 or clip_eps_low >= 1:
@@ -64,7 +68,7 @@ def policy_loss(logprobs: torch.Tensor, logprobs_old: torch.Tensor, advantages: 
         raise ValueError(f"dual_clip_c must be > 1 (or None to turn dual clip off), got {dual_clip_c}")
     mask = mask.bool()
     advantages = torch.where(mask, advantages.detach(), 0.0)
-    log_ratio = torch.where(mask, logprobs - logprobs_old.detach(), 0.0)
+    log_ratio = torch.where(mask, logprobs - logprobs_old.detach(), 0.0).clamp(-MAX_LOG_RATIO, MAX_LOG_RATIO)
     ratio = torch.exp(log_ratio)
     unclipped = -advantages * ratio
     clipped = -advantages * torch.clamp(ratio, 1 - clip_eps_low, 1 + clip_eps_high)

@@ -26,7 +26,8 @@ silently dropped):
   ``resources.colocate`` -> ``--train.colocate_all`` with vLLM and DeepSpeed sleep mode;
 - restart states come from the starting checkpoint only (``rae.online=false``); no outcome
   reward model (``reward.orm``), verified-steps term (``reward.step_scale``) or per-token claim
-  credit (``reward.claim_credit``); bf16 training (``model.dtype=bfloat16``); TensorBoard logging.
+  credit (``reward.claim_credit``); DeepSpeed bf16 training, fp32 master weights in the optimizer
+  (``model.precision=bf16-mixed``); TensorBoard logging.
 """
 
 from __future__ import annotations
@@ -91,13 +92,12 @@ def check_supported(config: RLConfig, resources: ResourcesConfig) -> None:
     require(not (config.rae.enabled and config.rae.online), "rae.online",
             "OpenRLHF trains on a fixed prompt set, so restart states come from the starting checkpoint's samples "
             "only (the paper's setting): set rae.online=false")
-    require(config.reward.orm is None, "reward.orm",
-            "the OpenRLHF launcher has no outcome reward model term; unset reward.orm")
     require(config.reward.step_scale == 0, "reward.step_scale",
             "the OpenRLHF reward function has no verified-steps term; set reward.step_scale=0")
     require(config.reward.claim_credit == 0, "reward.claim_credit",
             "OpenRLHF takes one reward per sample, so per-token claim credit cannot reach it; set reward.claim_credit=0")
-    require(config.model.dtype == "bfloat16", "model.dtype", "OpenRLHF trains in bf16: set model.dtype=bfloat16")
+    require(config.model.precision == "bf16-mixed", "model.precision",
+            "OpenRLHF trains DeepSpeed bf16 with fp32 master weights: set model.precision=bf16-mixed")
     require(algo.loss_agg in LOSS_AGGREGATIONS, "algo.loss_agg",
             f"OpenRLHF aggregates the loss as one of {', '.join(LOSS_AGGREGATIONS)}")
     require(algo.advantage in ADVANTAGE_ESTIMATORS, "algo.advantage",
@@ -276,7 +276,7 @@ def prepare(config: RLConfig, layout: Layout) -> None:
     if config.rae.enabled:
         from satori.engines.vllm_engine import VLLMEngine
 
-        engine = VLLMEngine(config.model.policy, tokenizer, dtype=config.model.dtype, seed=config.seed,
+        engine = VLLMEngine(config.model.policy, tokenizer, dtype=config.rollout_dtype, seed=config.seed,
                             max_model_len=config.data.max_prompt_len + config.rollout.max_new_tokens,
                             gpu_memory_utilization=config.rollout.gpu_memory_utilization)
     try:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from satori.config import require
 from satori.prompts import check_template
 from satori.tracking import TrackingConfig
 from train.algorithms.advantages import ADVANTAGE_ESTIMATORS
+from train.precision import Precision, check_learning_rate, compute_dtype
 from train.rl.resources import ResourcesConfig
 
 
@@ -16,8 +17,11 @@ from train.rl.resources import ResourcesConfig
 class ModelConfig:
     policy: str = "runs/sft_tiny/model"  # the SFT checkpoint (HF folder) the run starts from
     critic: str | None = None                   # defaults to the policy's backbone with a fresh value head
-    dtype: Literal["float32", "bfloat16"] = "float32"
+    precision: Precision = "fp32"               # actor and critic: see train.precision
     gradient_checkpointing: bool = False
+    RENAMED_KEYS: ClassVar[dict[str, str]] = {
+        "dtype": "use model.precision: fp32, bf16-mixed (fp32 master weights, bf16 compute) or bf16-pure "
+                 "(what dtype: bfloat16 was)"}
 
 
 @dataclass
@@ -34,6 +38,7 @@ class DataConfig:
 @dataclass
 class RolloutConfig:
     engine: Literal["hf", "vllm"] = "hf"
+    dtype: Literal["float32", "bfloat16"] | None = None  # None: the learner's compute dtype (model.precision)
     num_workers: int = 1
     prompts_per_step: int = 32
     samples_per_prompt: int = 4
@@ -64,7 +69,7 @@ class RewardConfig:
     bonus_scale: float = 0.5
     overlong_buffer: int | None = None
     overlong_penalty: float = 1.0
-    orm: str | None = None          # an outcome reward model (sequence classification) folder
+    orm: str | None = None          # an outcome reward model folder: not implemented yet, refused when set
     step_scale: float = 0.0         # weight of the verified-steps term (share of true arithmetic claims)
     claim_credit: float = 0.0       # per-token advantage for writing a true (+) or false (-) claim
     verify_timeout: float = 5.0
@@ -156,15 +161,30 @@ class RLConfig:
                 f"must divide prompts_per_step * samples_per_prompt = {batch}")
         require(self.total_steps >= 1, "total_steps", "must be >= 1")
         require(self.ray.learners >= 1, "ray.learners", "must be >= 1")
+        require(batch // algo.mini_batches >= self.ray.learners, "algo.mini_batches",
+                f"a mini-batch of {batch // algo.mini_batches} rows (prompts_per_step * samples_per_prompt / "
+                f"mini_batches) leaves some of the {self.ray.learners} learners (ray.learners) without a row; "
+                "use fewer mini-batches or learners, or more prompts or samples per step")
         require(rollout.num_workers >= 1, "rollout.num_workers", "must be >= 1")
         self.resources.check_counts(self.ray.learners, rollout.num_workers)
         require(self.reward.step_scale >= 0, "reward.step_scale", "must be >= 0 (0 turns the term off)")
         require(self.reward.claim_credit >= 0, "reward.claim_credit", "must be >= 0 (0 turns the credit off)")
         require(algo.actor_lr > 0 and algo.critic_lr > 0, "algo.actor_lr", "learning rates must be positive")
+        check_learning_rate(self.model.precision, algo.actor_lr, "algo.actor_lr")
+        if self.uses_critic:
+            check_learning_rate(self.model.precision, algo.critic_lr, "algo.critic_lr")
+        require(self.reward.orm is None, "reward.orm",
+                "not implemented yet: the native PPO driver has no outcome reward model term, so the model "
+                "would be silently ignored; unset reward.orm")
         try:
             check_template(self.data.template)
         except ValueError as exc:
             require(False, "data.template", str(exc))
+
+    @property
+    def rollout_dtype(self) -> str:
+        """The rollout engines' dtype: ``rollout.dtype``, or the learner's compute dtype."""
+        return self.rollout.dtype or compute_dtype(self.model.precision)
 
     @property
     def uses_critic(self) -> bool:

@@ -25,6 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import ray
 import torch
 
@@ -134,11 +135,9 @@ class PPOTrainer:
             config, policy_path, critic_path, rank, world, init_method) for rank in range(world)]
         if checkpoint is not None:
             ray.get([learner.load_state.remote(str(checkpoint)) for learner in self.learners])
-        options = ({"max_batch_size": rollout.max_batch_size} if rollout.engine == "hf" else
-                   {"gpu_memory_utilization": rollout.gpu_memory_utilization, "seed": config.seed,
-                    "max_model_len": config.data.max_prompt_len + rollout.max_new_tokens})
         self.rollout_workers = [RolloutWorker.options(**self.placement.engine(index)).remote(
-            rollout.engine, policy_path, config.threads, options) for index in range(rollout.num_workers)]
+            rollout.engine, policy_path, config.threads, engine_options(config, index))
+            for index in range(rollout.num_workers)]
         self.reward_workers = [RewardWorker.options(num_cpus=0).remote(
             config.reward.processes_per_worker, config.reward.verify_timeout) for _ in range(config.reward.workers)]
         self.weights_ref = None  # latest synced weights, re-sent to a restarted rollout worker
@@ -160,8 +159,9 @@ class PPOTrainer:
         workers = self.rollout_workers
         shards = [list(range(i, len(prompts), len(workers))) for i in range(len(workers))]
         results: list[list[dict[str, Any]]] = [[] for _ in prompts]
-        submit = lambda w: workers[w].generate.remote([prompts[i] for i in shards[w]], params,  # noqa: E731
-                                                      self.weights_version)
+        submit = lambda w: workers[w].generate.remote(  # noqa: E731
+            [prompts[i] for i in shards[w]], {**params, "seed": worker_seed(params.get("seed"), w)},
+            self.weights_version)
         pending = {w: submit(w) for w, shard in enumerate(shards) if shard}
         while pending:
             for w, ref in list(pending.items()):
@@ -201,15 +201,26 @@ class PPOTrainer:
         return verdicts
 
     def sync_weights(self) -> None:
-        """Push the learner's weights to every rollout worker."""
+        """Push the learner's weights (in the engines' dtype) to every rollout worker."""
         self.weights_version += 1
-        self.weights_ref = self.learners[0].policy_state_dict.remote()
+        self.weights_ref = self.learners[0].policy_state_dict.remote(self.config.rollout_dtype)
         refs = [w.update_weights.remote(self.weights_ref, self.weights_version) for w in self.rollout_workers]
         for worker, ref in zip(self.rollout_workers, refs):
             try:
                 ray.get(ref)
             except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
                 self._resync(worker)
+
+    def sleep_engines(self) -> None:
+        """Colocated engines free their accelerator memory for the learners."""
+        ray.get([worker.sleep.remote() for worker in self.rollout_workers])
+
+    def wake_engines(self) -> None:
+        ray.get([worker.wake.remote() for worker in self.rollout_workers])
+
+    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """The learners' PPO update on ``batch`` (rank 0's metrics, the same on every rank)."""
+        return ray.get([learner.update.remote(batch) for learner in self.learners])[0]
 
     # ----------------------------------------------------------------------------- one step
     def make_prompts(self) -> list[RolloutPrompt]:
@@ -312,8 +323,15 @@ class PPOTrainer:
                                  for found, (_, c) in zip(claims, flat)]
 
     def train_step(self) -> dict[str, float]:
+        """Generate and reward, score, update, sync. Colocated (``resources.colocate``), the engines sleep
+        from after generation until the update is done, and wake before the sync (vLLM's sleep level 1
+        keeps the weights in host memory, so the sync overwrites woken weights)."""
         timer = Timer()
+        colocate = self.config.resources.colocate
         samples, metrics = self.rollout_step(timer)
+        if colocate:
+            with timer("sleep"):
+                self.sleep_engines()
         batch = collate(samples, self.tokenizer.pad_token_id)
         with timer("score"):
             if self.config.needs_scoring:
@@ -326,7 +344,10 @@ class PPOTrainer:
                         batch[key] = merged
             metrics.update(add_advantages(batch, self.config.algo))
         with timer("update"):
-            metrics.update(ray.get([learner.update.remote(batch) for learner in self.learners])[0])
+            metrics.update(self.update(batch))
+        if colocate:
+            with timer("wake"):
+                self.wake_engines()
         with timer("sync"):
             self.sync_weights()
         tokens = int(batch["action_mask"].sum())
@@ -407,6 +428,27 @@ class PPOTrainer:
         final = self.run_dir / "final"
         write_dir_atomically(final, lambda tmp: ray.get(self.learners[0].export_policy.remote(str(tmp), self.tokenizer)))
         return final
+
+
+def engine_options(config: RLConfig, index: int) -> dict[str, Any]:
+    """The arguments of rollout worker ``index``'s engine: the rollout dtype (``rollout.dtype``, or the
+    learner's compute dtype), and with vLLM a seed of its own, the sleep mode when colocated, the memory share
+    and the sequence length."""
+    rollout = config.rollout
+    if rollout.engine == "hf":
+        return {"dtype": config.rollout_dtype, "max_batch_size": rollout.max_batch_size}
+    return {"dtype": config.rollout_dtype, "seed": worker_seed(config.seed, index),
+            "enable_sleep_mode": config.resources.colocate,
+            "gpu_memory_utilization": rollout.gpu_memory_utilization,
+            "max_model_len": config.data.max_prompt_len + rollout.max_new_tokens}
+
+
+def worker_seed(seed: int | None, worker: int) -> int | None:
+    """The seed rollout worker ``worker`` samples with, derived from the step's ``seed``: workers given the
+    same prompts draw different samples, and a re-run shard draws the same ones (None: unseeded)."""
+    if seed is None:
+        return None
+    return int(np.random.SeedSequence([seed, worker]).generate_state(1)[0])
 
 
 def _add(stats: dict[str, list[float]], values: dict[str, float], key_count: str | None = None) -> None:

@@ -20,11 +20,10 @@ from torch import nn
 from train.algorithms.kl import kl_estimate
 from train.algorithms.logprobs import entropy_from_logits, masked_mean, token_logprobs
 from train.algorithms.losses import aggregate, policy_loss, value_loss
+from train.precision import autocast, compute_dtype, param_dtype
 from train.rl.batch import logprob_mismatch, select
 from train.rl.config import RLConfig
 from train.rl.models import ValueModel, load_policy
-
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 class Learner:
@@ -40,15 +39,19 @@ class Learner:
             backend = "nccl" if torch.cuda.is_available() else "gloo"
             dist.init_process_group(backend, init_method=init_method, rank=rank, world_size=world_size)
         self.device = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
-        dtype = DTYPES[config.model.dtype]
+        precision = config.model.precision
+        trained, frozen = param_dtype(precision), getattr(torch, compute_dtype(precision))
         policy_path = policy_path or config.model.policy
-        self.actor = load_policy(policy_path, dtype).to(self.device)
-        if config.model.gradient_checkpointing:
-            self.actor.gradient_checkpointing_enable()
-        self.reference = load_policy(config.model.policy, dtype).to(self.device).eval() if config.algo.kl_coef > 0 else None
+        self.actor = load_policy(policy_path, trained).to(self.device)
+        self.reference = load_policy(config.model.policy, frozen).to(self.device).eval() if config.algo.kl_coef > 0 else None
         self.critic = None
         if config.uses_critic:
-            self.critic = ValueModel.from_pretrained(critic_path or config.model.critic or policy_path, dtype).to(self.device)
+            self.critic = ValueModel.from_pretrained(critic_path or config.model.critic or policy_path, trained).to(self.device)
+        for model in (self.actor, self.critic):
+            if model is not None:
+                if config.model.gradient_checkpointing:
+                    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+                model.train()  # transformers checkpoints only in training mode (dropout is off from loading)
         algo = config.algo
         self.actor_optim = torch.optim.AdamW(self.actor.parameters(), lr=algo.actor_lr, weight_decay=algo.weight_decay)
         self.critic_optim = (torch.optim.AdamW(self.critic.parameters(), lr=algo.critic_lr, weight_decay=algo.weight_decay)
@@ -58,6 +61,10 @@ class Learner:
         self.schedulers = [torch.optim.lr_scheduler.LambdaLR(o, schedule)
                            for o in (self.actor_optim, self.critic_optim) if o is not None]
         self.updates = 0
+
+    def autocast(self):
+        """The context every forward pass runs in: bf16 autocast under ``model.precision=bf16-mixed``."""
+        return autocast(self.config.model.precision, self.device.type)
 
     # ----------------------------------------------------------------------------- scoring
     @torch.no_grad()
@@ -69,13 +76,17 @@ class Learner:
         for micro in self._micro_batches(select(batch, rows)):
             ids, attn = micro["input_ids"].to(self.device), micro["attention_mask"].to(self.device)
             labels = micro["labels"].to(self.device)
-            logits = self.actor(input_ids=ids, attention_mask=attn).logits[:, :-1]
+            with self.autocast():
+                logits = self.actor(input_ids=ids, attention_mask=attn).logits[:, :-1]
             out.setdefault("logprobs_old", []).append(token_logprobs(logits, labels, temperature).cpu())
             if self.reference is not None:
-                ref_logits = self.reference(input_ids=ids, attention_mask=attn).logits[:, :-1]
+                with self.autocast():
+                    ref_logits = self.reference(input_ids=ids, attention_mask=attn).logits[:, :-1]
                 out.setdefault("logprobs_ref", []).append(token_logprobs(ref_logits, labels, temperature).cpu())
             if self.critic is not None:
-                out.setdefault("values_old", []).append(self.critic(ids, attn)[:, :-1].cpu())
+                with self.autocast():
+                    values = self.critic(ids, attn)[:, :-1]
+                out.setdefault("values_old", []).append(values.cpu())
         width = batch["labels"].shape[1]  # micro-batches drop padding columns; pad back to (b, L-1)
         return {key: torch.cat([nn.functional.pad(p, (0, width - p.shape[1])) if p.dim() == 2 else p for p in parts])
                 for key, parts in out.items()}
@@ -87,17 +98,17 @@ class Learner:
         size = batch["input_ids"].shape[0]
         generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.updates)
         sums: dict[str, float] = {}
-        count = 0
+        counts: dict[str, int] = {}
         for _ in range(algo.ppo_epochs):
             order = torch.randperm(size, generator=generator)
             for mini in order.chunk(algo.mini_batches):
                 for key, value in self._mini_batch_step(select(batch, mini)).items():
                     sums[key] = sums.get(key, 0.0) + value
-                count += 1
+                    counts[key] = counts.get(key, 0) + 1
         for scheduler in self.schedulers:
             scheduler.step()
         self.updates += 1
-        metrics = {key: value / count for key, value in sums.items()}
+        metrics = {key: value / counts[key] for key, value in sums.items()}
         metrics["loss/actor_lr"] = self.actor_optim.param_groups[0]["lr"]
         return metrics
 
@@ -111,13 +122,14 @@ class Learner:
         self.actor_optim.zero_grad(set_to_none=True)
         if self.critic_optim is not None:
             self.critic_optim.zero_grad(set_to_none=True)
-        stats: dict[str, float] = {}
+        stats: dict[str, list[float]] = {}
         mine = select(mini, self._shard_rows(torch.arange(mask_all.shape[0])))
         for micro in self._micro_batches(mine):
             ids, attn = micro["input_ids"].to(self.device), micro["attention_mask"].to(self.device)
             mask = micro["action_mask"].to(self.device)
             weight = mask.sum().item() / max(counts["global_token_count"], 1)
-            logits = self.actor(input_ids=ids, attention_mask=attn).logits[:, :-1]
+            with self.autocast():
+                logits = self.actor(input_ids=ids, attention_mask=attn).logits[:, :-1]
             logprobs = token_logprobs(logits, micro["labels"].to(self.device), temperature)
             if "logprobs_old" in micro:
                 logprobs_old = micro["logprobs_old"].to(self.device)
@@ -142,22 +154,19 @@ class Learner:
                                                  "loss/entropy": masked_mean(entropy, mask).item(),
                                                  **{f"loss/{k}": v for k, v in out.stats(mask).items()}})
             if self.critic is not None:
-                values = self.critic(ids, attn)[:, :-1]
+                with self.autocast():
+                    values = self.critic(ids, attn)[:, :-1]
                 vout = value_loss(values, micro["values_old"].to(self.device), micro["returns"].to(self.device),
                                   mask, algo.value_clip)
                 vloss = aggregate(vout.loss, mask, algo.loss_agg, **reduce_kwargs)
                 vloss.backward()
                 self._accumulate(stats, weight, {"loss/value": vloss.item() / max(weight, 1e-12),
                                                  **{f"loss/{k}": v for k, v in vout.stats(mask).items()}})
-        if self.world_size > 1:  # each rank holds its share of the token-weighted sums
-            keys = sorted(stats)
-            total = torch.tensor([stats[k] for k in keys], dtype=torch.float64)
-            dist.all_reduce(total, op=dist.ReduceOp.SUM)
-            stats = dict(zip(keys, total.tolist()))
-        stats["loss/actor_grad_norm"] = self._step(self.actor, self.actor_optim)
+        metrics = self._reduce_stats(stats)
+        metrics["loss/actor_grad_norm"] = self._step(self.actor, self.actor_optim)
         if self.critic is not None:
-            stats["loss/critic_grad_norm"] = self._step(self.critic, self.critic_optim)
-        return stats
+            metrics["loss/critic_grad_norm"] = self._step(self.critic, self.critic_optim)
+        return metrics
 
     def _step(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> float:
         params = [p for p in model.parameters() if p.requires_grad]
@@ -170,11 +179,32 @@ class Learner:
         optimizer.step()
         return float(norm)
 
-    def _accumulate(self, stats: dict[str, float], weight: float, values: dict[str, float]) -> None:
-        """Token-weighted sums, so per-micro-batch diagnostics add up to mini-batch means."""
+    def _accumulate(self, stats: dict[str, list[float]], weight: float, values: dict[str, float]) -> None:
+        """``stats[key] = [sum of weight * value, sum of weight]`` over micro-batches (NaN values left out),
+        ``weight`` being the micro-batch's share of the mini-batch's tokens."""
         for key, value in values.items():
             if not math.isnan(value):
-                stats[key] = stats.get(key, 0.0) + weight * value
+                total = stats.setdefault(key, [0.0, 0.0])
+                total[0] += weight * value
+                total[1] += weight
+
+    def _reduce_stats(self, stats: dict[str, list[float]]) -> dict[str, float]:
+        """Token-weighted means over the whole mini-batch (every rank's share) of :meth:`_accumulate`'s sums.
+
+        Ranks can hold different keys (a rank without rows holds none, a NaN value drops one), so they
+        first agree on the union of their keys; then one all-reduce of the ``(keys, 2)`` sums and weights.
+        A key no rank has a value for is left out.
+        """
+        keys = sorted(stats)
+        if self.world_size > 1:
+            key_lists: list[list[str] | None] = [None] * self.world_size
+            dist.all_gather_object(key_lists, keys)
+            keys = sorted(set().union(*key_lists))
+        totals = torch.tensor([stats.get(key, [0.0, 0.0]) for key in keys], dtype=torch.float64,
+                              device=self.device).reshape(len(keys), 2)
+        if self.world_size > 1:
+            dist.all_reduce(totals, op=dist.ReduceOp.SUM)
+        return {key: value / weight for key, (value, weight) in zip(keys, totals.tolist()) if weight > 0}
 
     def _shard_rows(self, rows: torch.Tensor) -> torch.Tensor:
         return rows[self.rank:: self.world_size]
@@ -189,9 +219,11 @@ class Learner:
                        v[:, : width - 1] if v.dim() == 2 else v) for k, v in micro.items()}
 
     # ----------------------------------------------------------------------------- state
-    def policy_state_dict(self) -> dict[str, torch.Tensor]:
-        """The actor's weights on CPU (Hugging Face names), for syncing rollout engines."""
-        return {k: v.detach().to("cpu", copy=True) for k, v in self.actor.state_dict().items()}
+    def policy_state_dict(self, dtype: str | None = None) -> dict[str, torch.Tensor]:
+        """The actor's weights on CPU (Hugging Face names), for syncing rollout engines: in ``dtype``
+        ("float32", "bfloat16": the engines' dtype) or as the learner holds them."""
+        cast = getattr(torch, dtype) if dtype else None
+        return {k: v.detach().to("cpu", dtype=cast, copy=True) for k, v in self.actor.state_dict().items()}
 
     def save(self, directory: str | Path, tokenizer: Any = None) -> None:
         """Write ``actor/`` and ``critic/`` HF folders and ``learner_state.pt`` (optimizers, schedulers, RNG)."""

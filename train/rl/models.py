@@ -1,4 +1,8 @@
-"""The models a PPO learner holds: the policy (a causal LM) and the critic (backbone + value head)."""
+"""The models a PPO learner holds: the policy (a causal LM) and the critic (backbone + value head).
+
+Both load with every dropout probability at 0: the learner trains them in training mode (transformers
+checkpoints activations only there), and a PPO ratio must compare the network with itself.
+"""
 
 from __future__ import annotations
 
@@ -29,11 +33,15 @@ class ValueModel(nn.Module):
         """The backbone of the causal LM (or critic) at ``path``; its value head when saved there."""
         from transformers import AutoModel
 
-        model = cls(AutoModel.from_pretrained(path, dtype=dtype))
+        model = cls(AutoModel.from_pretrained(path, dtype=dtype, config=config_without_dropout(path)))
         head = Path(path) / VALUE_HEAD_FILE
         if head.is_file():
             model.value_head.load_state_dict(torch.load(head, map_location="cpu", weights_only=True))
         return model.to(dtype)
+
+    def gradient_checkpointing_enable(self, **kwargs) -> None:
+        """Recompute the backbone's layer activations in the backward pass (transformers' own switch)."""
+        self.backbone.gradient_checkpointing_enable(**kwargs)
 
     def save_pretrained(self, path: str | Path) -> None:
         self.backbone.save_pretrained(path)
@@ -45,7 +53,18 @@ class ValueModel(nn.Module):
 
 
 def load_policy(path: str | Path, dtype: torch.dtype = torch.float32) -> nn.Module:
-    """The causal LM at ``path`` (a Hugging Face folder)."""
+    """The causal LM at ``path`` (a Hugging Face folder), dropout off."""
     from transformers import AutoModelForCausalLM
 
-    return AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    return AutoModelForCausalLM.from_pretrained(path, dtype=dtype, config=config_without_dropout(path))
+
+
+def config_without_dropout(path: str | Path):
+    """The model config at ``path`` with every dropout probability (``*dropout*``, ``*pdrop``) set to 0."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(path)
+    for key, value in config.to_dict().items():
+        if ("dropout" in key or key.endswith("pdrop")) and isinstance(value, float):
+            setattr(config, key, 0.0)
+    return config

@@ -16,24 +16,36 @@ import ray
 from satori.engines.base import SamplingParams
 
 
+def build_engine(engine: str, model_path: str, options: dict[str, Any]) -> Any:
+    """The rollout engine ``engine`` ("hf" or "vllm") for ``model_path``; ``options`` hold ``dtype``
+    ("float32", "bfloat16") and the engine's own arguments (vLLM's, or the HF engine's ``max_batch_size``)."""
+    if engine == "vllm":
+        from satori.engines.vllm_engine import VLLMEngine
+
+        return VLLMEngine(model_path, **options)
+    import torch
+
+    from satori.engines.hf import HFEngine
+
+    return HFEngine(model_path, max_batch_size=options["max_batch_size"], dtype=getattr(torch, options["dtype"]))
+
+
 @ray.remote(max_restarts=-1, max_task_retries=0)
 class RolloutWorker:
-    """One rollout engine (transformers or vLLM) serving the current policy weights."""
+    """One rollout engine (transformers or vLLM) serving the current policy weights.
+
+    Colocated with the learners, the engine sleeps while they train; generating or loading weights
+    while it sleeps is refused (a vLLM engine asleep holds no KV cache, and its weights are offloaded).
+    """
 
     def __init__(self, engine: str, model_path: str, threads: int, engine_options: dict[str, Any]):
         import torch
 
         self.weights_version = 0  # 0: the weights it was built with; a restarted actor is back at 0
+        self.asleep = False       # a restarted actor is awake
 
         torch.set_num_threads(threads)
-        if engine == "vllm":
-            from satori.engines.vllm_engine import VLLMEngine
-
-            self.engine = VLLMEngine(model_path, **engine_options)
-        else:
-            from satori.engines.hf import HFEngine
-
-            self.engine = HFEngine(model_path, max_batch_size=engine_options.get("max_batch_size", 64))
+        self.engine = build_engine(engine, model_path, engine_options)
 
     def pid(self) -> int:
         return os.getpid()
@@ -43,12 +55,29 @@ class RolloutWorker:
         """Completion dicts per prompt; None when this worker does not hold ``weights_version``."""
         if weights_version != self.weights_version:
             return None
+        self._refuse_asleep("generate")
         completions = self.engine.generate(prompts, SamplingParams(**params))
         return [[c.to_dict() for c in group] for group in completions]
 
     def update_weights(self, state_dict: dict[str, Any], version: int) -> None:
+        self._refuse_asleep("update_weights")
         self.engine.update_weights(state_dict)
         self.weights_version = version
+
+    def sleep(self) -> None:
+        """Free the engine's accelerator memory until :meth:`wake`."""
+        if not self.asleep:
+            self.engine.sleep()
+            self.asleep = True
+
+    def wake(self) -> None:
+        if self.asleep:
+            self.engine.wake()
+            self.asleep = False
+
+    def _refuse_asleep(self, call: str) -> None:
+        if self.asleep:
+            raise RuntimeError(f"rollout worker: {call} while the engine is asleep; wake it first")
 
 
 @ray.remote(max_restarts=-1)

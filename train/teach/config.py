@@ -8,11 +8,12 @@ recipe's defaults; :meth:`TeachConfig.rl_config` turns the whole config into the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from satori.config import ConfigError, require, validate_tree
 from satori.prompts import check_template
 from satori.tracking import TrackingConfig
+from train.precision import Precision
 from train.rl.config import AlgoConfig, DataConfig, ModelConfig, RAEConfig, RayConfig, RewardConfig, RLConfig, \
     RolloutConfig
 
@@ -58,9 +59,10 @@ class TeachModelConfig:
 
     teacher: str = TINY
     student: str = TINY
-    dtype: Literal["float32", "bfloat16"] = "float32"
+    precision: Precision = "fp32"           # see train.precision
     gradient_checkpointing: bool = False
     tiny: TinyTeachConfig = field(default_factory=TinyTeachConfig)
+    RENAMED_KEYS: ClassVar[dict[str, str]] = ModelConfig.RENAMED_KEYS
 
     def validate(self) -> None:
         require((self.teacher == TINY) == (self.student == TINY), "model.student",
@@ -227,7 +229,7 @@ class TeachConfig:
             run_dir=self.run_dir, seed=self.seed, total_steps=self.total_steps, eval_every=self.eval_every,
             checkpoint_every=self.checkpoint_every, keep_checkpoints=self.keep_checkpoints, resume=self.resume,
             threads=self.threads,
-            model=ModelConfig(policy=teacher_path, dtype=self.model.dtype,
+            model=ModelConfig(policy=teacher_path, precision=self.model.precision,
                               gradient_checkpointing=self.model.gradient_checkpointing),
             data=DataConfig(train=data.train, eval=data.eval, train_size=data.train_size, eval_size=data.eval_size,
                             difficulty=data.difficulty, max_prompt_len=data.max_prompt_len),

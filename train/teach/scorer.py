@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from train.algorithms.logprobs import token_logprobs
-from train.rl.learner import DTYPES
+from train.precision import autocast, compute_dtype
 from train.rl.models import load_policy
 
 
@@ -18,10 +18,13 @@ class StudentScorer:
     """Serves ``log softmax(logits / temperature)`` of every next token under the student model."""
 
     def __init__(self, model_path: str, temperature: float, threads: int = 1, micro_batch_size: int = 16,
-                 dtype: str = "float32"):
+                 precision: str = "fp32"):
+        """``precision``: the run's ``model.precision``; the frozen student holds its compute dtype."""
         torch.set_num_threads(threads)
         self.device = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
-        self.model = load_policy(model_path, DTYPES[dtype]).to(self.device).eval().requires_grad_(False)
+        dtype = getattr(torch, compute_dtype(precision))
+        self.model = load_policy(model_path, dtype).to(self.device).eval().requires_grad_(False)
+        self.precision = precision
         self.temperature = temperature
         self.micro_batch_size = micro_batch_size
 
@@ -33,7 +36,8 @@ class StudentScorer:
             rows = slice(start, start + self.micro_batch_size)
             width = int(attention_mask[rows].sum(-1).max())      # drop all-padding columns
             ids, attn = input_ids[rows, :width].to(self.device), attention_mask[rows, :width].to(self.device)
-            logits = self.model(input_ids=ids, attention_mask=attn).logits[:, :-1]
+            with autocast(self.precision, self.device.type):
+                logits = self.model(input_ids=ids, attention_mask=attn).logits[:, :-1]
             scored = token_logprobs(logits, ids[:, 1:], self.temperature).float().cpu()
             out[rows, : width - 1] = torch.where(attn[:, 1:].bool().cpu(), scored, 0.0)
         return out

@@ -90,7 +90,7 @@ class TeacherTrainer(PPOTrainer):
         Scorer = scorer_actor(num_gpus=1.0 if torch.cuda.is_available() else 0.0)
         self.scorers = [Scorer.options(num_cpus=0).remote(self.student_path, config.rollout.temperature,
                                                           config.threads, config.scorer.micro_batch_size,
-                                                          config.model.dtype)
+                                                          config.model.precision)
                         for _ in range(config.scorer.num_workers)]
 
     def shutdown(self) -> None:

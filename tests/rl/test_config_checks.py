@@ -1,0 +1,44 @@
+"""RLConfig checks for real-scale runs: precision, the rollout dtype, refused settings, mini-batch sizes."""
+
+from __future__ import annotations
+
+import pytest
+
+from satori.config import ConfigError, load_config
+from train.rl.config import RLConfig
+
+
+def test_precision_replaces_dtype_and_refuses_pure_bf16_below_what_bf16_represents():
+    with pytest.raises(ConfigError, match=r"key 'model.dtype' was replaced: use model.precision"):
+        load_config(RLConfig, None, ["model.dtype=bfloat16"])
+    with pytest.raises(ConfigError, match="model.precision"):
+        load_config(RLConfig, None, ["model.precision=bfloat16"])
+    with pytest.raises(ConfigError) as info:  # the paper's actor lr
+        load_config(RLConfig, None, ["model.precision=bf16-pure", "algo.actor_lr=2e-7"])
+    message = str(info.value)
+    for words in ("key 'model.precision'", "algo.actor_lr = 2e-07", "magnitude 0.02", "2^-13", "6.1e-05",
+                  "use model.precision=bf16-mixed"):
+        assert words in message, words
+    with pytest.raises(ConfigError, match="algo.critic_lr = 5e-06"):  # gae trains a critic
+        load_config(RLConfig, None, ["model.precision=bf16-pure", "algo.actor_lr=1e-4"])
+    pure = load_config(RLConfig, None, ["model.precision=bf16-pure", "algo.actor_lr=1e-4", "algo.critic_lr=1e-4"])
+    assert pure.model.precision == "bf16-pure"
+    assert load_config(RLConfig, None, ["model.precision=bf16-mixed"]).model.precision == "bf16-mixed"
+
+
+def test_rollout_dtype_follows_the_learner_unless_set():
+    assert load_config(RLConfig).rollout_dtype == "float32"
+    assert load_config(RLConfig, None, ["model.precision=bf16-mixed"]).rollout_dtype == "bfloat16"
+    assert load_config(RLConfig, None, ["model.precision=bf16-mixed", "rollout.dtype=float32"]).rollout_dtype == "float32"
+
+
+def test_an_outcome_reward_model_is_refused_until_the_driver_uses_it():
+    with pytest.raises(ConfigError, match=r"key 'reward.orm': not implemented yet"):
+        load_config(RLConfig, None, ["reward.orm=runs/orm"])
+
+
+def test_every_learner_gets_a_row_of_each_mini_batch():
+    small = ["rollout.prompts_per_step=4", "rollout.samples_per_prompt=2", "algo.mini_batches=4"]
+    assert load_config(RLConfig, None, [*small, "ray.learners=2"]).ray.learners == 2
+    with pytest.raises(ConfigError, match=r"key 'algo.mini_batches': a mini-batch of 2 rows .* 3 learners"):
+        load_config(RLConfig, None, [*small, "ray.learners=3"])
