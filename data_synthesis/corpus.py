@@ -23,9 +23,6 @@ from dataclasses import dataclass, field
 from data_synthesis.families import FAMILIES, DIFFICULTIES, generate_problems, problem_state, solve_steps
 from satori.config import require
 
-DOC_KINDS = ("solution", "drill")
-
-
 @dataclass
 class CorpusConfig:
     """What the corpus holds: ``problems`` train problems per (family, difficulty) cell, drills."""

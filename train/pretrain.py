@@ -66,8 +66,7 @@ class PretrainConfig:
                 "pretraining starts from scratch: use model.source=tiny (format-tune other models with satori sft)")
         require(self.eval.num_generations == 0, "eval.num_generations",
                 "pretraining has no prompts to generate from: set it to 0 (validation loss is still measured)")
-        require(self.data.max_length <= self.model.tiny.max_positions, "data.max_length",
-                f"exceeds model.tiny.max_positions ({self.model.tiny.max_positions}); raise that or lower this")
+        self.model.check_length(self.data.max_length)
 
 
 def corpus_documents(config: PretrainConfig) -> list[dict[str, Any]]:

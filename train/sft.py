@@ -111,6 +111,8 @@ def prepare_model(config: SFTConfig, checkpoint: Path | None, corpus: list[str])
 class SFTTrainer:
     """Owns the model, data stream, optimizer and tracker of one SFT run; :meth:`train` runs it."""
 
+    stage = "sft"   # names the stage in the model's meta, logs and plot titles
+
     def __init__(self, config: SFTConfig, progress: bool = True):
         self.config = config
         self.progress = progress
@@ -144,8 +146,6 @@ class SFTTrainer:
         self.tracker = MetricsTracker(self.run_dir, resume_step=self.step if checkpoint else None,
                                       config=config.tracking, run_config=to_dict(config))
         save_config(config, self.run_dir / "config.yaml")
-
-    stage = "sft"
 
     def load_documents(self) -> tuple[list[Demo], list[Demo]]:
         """Train and validation demonstrations (validation holds out whole questions)."""

@@ -47,6 +47,12 @@ class ModelConfig:
     gradient_checkpointing: bool = False
     tiny: TinyModelConfig = field(default_factory=TinyModelConfig)
 
+    def check_length(self, max_length: int) -> None:
+        """Refuse a ``data.max_length`` longer than a tiny model's positions."""
+        if self.source == "tiny":
+            require(max_length <= self.tiny.max_positions, "data.max_length",
+                    f"exceeds model.tiny.max_positions ({self.tiny.max_positions}); raise that or lower this")
+
     def validate(self) -> None:
         require(bool(self.source.strip()), "model.source", "must name a model: tiny, a folder, a hub name or a .gguf")
 
@@ -177,6 +183,4 @@ class SFTConfig:
         check_learning_rate(self.model.precision, self.optim.lr, "optim.lr")
         require(self.model.source == "tiny" or self.model.tiny == TinyModelConfig(), "model.tiny",
                 f"only applies when model.source is 'tiny' (it is {self.model.source!r}); remove model.tiny")
-        if self.model.source == "tiny":
-            require(self.data.max_length <= self.model.tiny.max_positions, "data.max_length",
-                    f"exceeds model.tiny.max_positions ({self.model.tiny.max_positions}); raise that or lower this")
+        self.model.check_length(self.data.max_length)
