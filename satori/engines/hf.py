@@ -1,7 +1,8 @@
 """Rollout engine on plain transformers ``generate``: the small-machine fallback.
 
 Works on any device transformers runs on; batched with left padding, returns per-token
-log-probabilities at the sampling temperature.
+log-probabilities at the sampling temperature, read from each step's logits as they are produced (one
+(batch,) vector per step is kept, never the (batch, length, vocab) logits).
 """
 
 from __future__ import annotations
@@ -10,9 +11,45 @@ import contextlib
 from typing import Any
 
 import torch
+from transformers import LogitsProcessorList
 
 from satori.engines.base import Completion, RolloutEngine, SamplingParams
 from satori.tokenization import ActionKeepingDecoder
+
+
+class ChosenTokenLogprobs:
+    """A ``generate`` logits processor that records log-softmax(logits / T) of each sampled token.
+
+    transformers runs custom processors before its sampling warpers (temperature, top-k, top-p), so
+    ``scores`` here are the model's raw logits. The token sampled from step t's scores is only known at
+    step t + 1 (it is then the last column of ``input_ids``), so one step's scaled logits are held until
+    the next call; :meth:`result` reads the final step's token from the returned sequences.
+    """
+
+    def __init__(self, temperature: float):
+        self.temperature = temperature
+        self._pending: tuple[torch.Tensor, torch.Tensor] | None = None   # scaled logits (B, V), lse (B,)
+        self._steps: list[torch.Tensor] = []                              # each (B,)
+
+    def _take(self, chosen: torch.Tensor) -> None:
+        scaled, lse = self._pending
+        self._steps.append(scaled.gather(-1, chosen.unsqueeze(-1)).squeeze(-1) - lse)
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        if self._pending is not None:
+            self._take(input_ids[:, -1])
+        scaled = scores.float() / self.temperature
+        self._pending = (scaled, torch.logsumexp(scaled, dim=-1))
+        return scores
+
+    def result(self, generated: torch.Tensor) -> torch.Tensor:
+        """(B, L) log-probs of ``generated`` (B, L), the new tokens ``generate`` returned."""
+        if self._pending is not None:
+            self._take(generated[:, len(self._steps)].to(self._pending[0].device))
+            self._pending = None
+        if len(self._steps) != generated.shape[1]:
+            raise RuntimeError(f"log-probs for {len(self._steps)} steps, {generated.shape[1]} tokens generated")
+        return torch.stack(self._steps, dim=1).cpu()
 
 
 class HFEngine(RolloutEngine):
@@ -66,18 +103,15 @@ class HFEngine(RolloutEngine):
         if not params.greedy:
             sampling = {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p,
                         "top_k": params.top_k if params.top_k > 0 else 0}
-        out = self.model.generate(
+        recorder = ChosenTokenLogprobs(1.0 if params.greedy else params.temperature) if params.logprobs else None
+        sequences = self.model.generate(
             input_ids=input_ids.to(device), attention_mask=attention.to(device),
             max_new_tokens=params.max_new_tokens, eos_token_id=stop_ids, pad_token_id=self.pad_id,
-            return_dict_in_generate=True, output_logits=params.logprobs, **sampling,
+            logits_processor=LogitsProcessorList([recorder] if recorder else []), **sampling,
         )
-        generated = out.sequences[:, width:].cpu()                      # (B, L)
-        token_logprobs = None
-        if params.logprobs:
-            logits = torch.stack(out.logits, dim=1).float().cpu()      # (B, L, V)
-            temperature = 1.0 if params.greedy else params.temperature
-            token_logprobs = torch.log_softmax(logits / temperature, dim=-1).gather(
-                -1, generated.unsqueeze(-1)).squeeze(-1)               # (B, L)
+        generated = sequences[:, width:]                                # (B, L)
+        token_logprobs = recorder.result(generated) if recorder else None   # (B, L)
+        generated = generated.cpu()
         stop_set = set(stop_ids)
         completions = []
         for row, prompt in enumerate(prompts):

@@ -103,3 +103,19 @@ def test_logprobs_off_gives_the_same_tokens_without_logprobs(engine, engine_prom
     assert token_ids(off) == token_ids(on)
     assert all(c.logprobs is None for group in off for c in group)
     assert all(len(c.logprobs) == len(c.token_ids) for group in on for c in group)
+
+
+def test_only_the_chosen_tokens_logprobs_are_kept(engine, engine_prompts):
+    """No (batch, length, vocab) logits: ``generate`` is asked for sequences only, and log-probs come from
+    the engine's per-step recorder."""
+    calls = []
+    real_generate = engine.model.generate
+
+    def recording_generate(**kwargs):
+        calls.append(kwargs)
+        return real_generate(**kwargs)
+
+    engine.model.generate = recording_generate
+    groups = engine.generate(engine_prompts, SamplingParams(max_new_tokens=8, temperature=1.0, n=2, seed=1))
+    assert calls and all(not kw.get("output_logits") and not kw.get("output_scores") for kw in calls)
+    assert all(len(c.logprobs) == len(c.token_ids) and max(c.logprobs) <= 0 for g in groups for c in g)
