@@ -5,7 +5,9 @@
     python bench/rollout.py --model PATH --batch-sizes 16 64 --max-new-tokens 128 --compile
 
 Prompts are GSM8K questions in the Satori template; each batch samples ``--max-new-tokens`` at
-temperature 0.6 with a fixed seed. Each engine runs in a fresh subprocess (an in-process vLLM
+temperature 0.6 with a fixed seed. Rows: ``vllm``, ``hf`` (the transformers engine with per-token log-probs,
+as rollouts use it) and ``generate`` (plain ``model.generate`` on the same left-padded batch, no log-probs:
+the floor the transformers engine is measured against). Each engine runs in a fresh subprocess (an in-process vLLM
 engine takes over the process's OpenMP threads). Reported: start-up (engine construction),
 first-generate time, generated tokens per second at each batch size, weight-sync time
 (``update_weights`` with the model's own weights, median of 3). Prints a table and writes
@@ -58,7 +60,46 @@ def load_prompts(tokenizer, count: int) -> list[list[int]]:
     return [encode_prompt(q, tokenizer, "satori") for q in questions]
 
 
+class PlainGenerate:
+    """``model.generate`` on a left-padded batch and nothing else: the transformers engine's floor."""
+
+    def __init__(self, folder: str, tokenizer):
+        from transformers import AutoModelForCausalLM
+
+        self.model = AutoModelForCausalLM.from_pretrained(folder).eval()
+        self.tokenizer = tokenizer
+
+    def generate(self, prompts, params):
+        import torch
+
+        from satori.engines.base import Completion
+
+        pad = self.tokenizer.pad_token_id
+        width = max(map(len, prompts))
+        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+        torch.manual_seed(params.seed or 0)
+        sampling = {"do_sample": True, "temperature": params.temperature} if not params.greedy else {"do_sample": False}
+        with torch.no_grad():
+            out = self.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=params.max_new_tokens,
+                                      pad_token_id=pad, eos_token_id=self.tokenizer.eos_token_id, **sampling)
+        eos = self.tokenizer.eos_token_id
+        completions = []
+        for prompt, row in zip(prompts, out[:, width:].tolist()):
+            row = row[: row.index(eos) + 1] if eos in row else row
+            completions.append([Completion(prompt, row, None, "", "stop" if row[-1] == eos else "length")])
+        return completions
+
+    def update_weights(self, state_dict) -> None:
+        self.model.load_state_dict(state_dict)
+
+    def close(self) -> None:
+        pass
+
+
 def build_engine(name: str, folder: str, tokenizer, args: argparse.Namespace, max_len: int):
+    if name == "generate":
+        return PlainGenerate(folder, tokenizer)
     if name == "vllm":
         from satori.engines.vllm_engine import VLLMEngine
 
@@ -120,7 +161,8 @@ def print_table(rows: list[dict], batch_sizes: list[int]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="tiny", help='"tiny", a Hugging Face folder, or a GGUF source')
-    parser.add_argument("--engines", nargs="+", default=["vllm", "hf"], choices=["vllm", "hf"])
+    parser.add_argument("--engines", nargs="+", default=["vllm", "hf", "generate"],
+                        choices=["vllm", "hf", "generate"])
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[16, 64])
     parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
