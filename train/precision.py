@@ -54,6 +54,13 @@ def compute_dtype(precision: str) -> str:
     return "float32" if precision == "fp32" else "bfloat16"
 
 
+def training_device() -> Any:
+    """Where a stage trains: the current CUDA device when there is one, else the CPU."""
+    import torch
+
+    return torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
+
+
 def autocast(precision: str, device_type: str) -> Any:
     """The context a forward pass runs in: bf16 autocast on ``device_type`` ("cpu", "cuda") for bf16-mixed."""
     import torch

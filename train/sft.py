@@ -33,7 +33,7 @@ from satori.models import build_tiny_model_and_tokenizer, load_model_and_tokeniz
 from satori.prompts import build_prompt
 from satori.tracking import MetricsTracker, plot_metrics
 from train.checkpoint import export_model, latest_checkpoint, load_training_state, save_checkpoint
-from train.precision import autocast, param_dtype
+from train.precision import autocast, param_dtype, training_device
 from train.sft_config import SFTConfig
 from train.sft_data import (IGNORE_INDEX, BatchStream, Demo, Encoded, collate, encode_demos, load_demos,
                             split_by_question)
@@ -45,12 +45,13 @@ FINAL_MODEL_DIR = "model"
 def response_loss_sum(model: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
     """Summed next-token cross-entropy over response tokens, and their count.
 
-    ``batch`` holds ``input_ids``, ``position_ids``, ``labels``, each ``(B, T)``; logits at ``t``
-    predict ``labels[t + 1]``.
+    ``batch`` holds ``input_ids``, ``position_ids``, ``labels``, each ``(B, T)`` (moved to the model's
+    device here); logits at ``t`` predict ``labels[t + 1]``.
     """
-    logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
+    ids, positions = batch["input_ids"].to(model.device), batch["position_ids"].to(model.device)
+    logits = model(input_ids=ids, position_ids=positions, use_cache=False).logits
     targets = batch["labels"][:, 1:]
-    loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
+    loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), targets.to(model.device).reshape(-1),
                            ignore_index=IGNORE_INDEX, reduction="sum")
     return loss, int((targets != IGNORE_INDEX).sum())
 
@@ -105,7 +106,7 @@ def prepare_model(config: SFTConfig, checkpoint: Path | None, corpus: list[str])
                                                           trust_remote_code=m.trust_remote_code)
     if m.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    return model.to(param_dtype(m.precision)).train(), tokenizer, meta
+    return model.to(training_device(), param_dtype(m.precision)).train(), tokenizer, meta
 
 
 class SFTTrainer:

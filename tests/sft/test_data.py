@@ -115,3 +115,24 @@ def test_column_mapping_reads_other_layouts(tmp_path):
     path.write_text(json.dumps([{"question": "1+1?", "answer": "2", "response": "<|continue|>\\boxed{2}"}]))
     (demo,) = load_demos(str(path), question_field="question", response_field="response", gold_field="answer")
     assert (demo.question, demo.gold, demo.response) == ("1+1?", "2", "<|continue|>\\boxed{2}")
+
+
+
+def test_the_loss_runs_where_the_model_is(tiny_tokenizer):
+    """Batches are collated on the CPU; the loss moves them to the model's device (a GPU in real runs).
+    Here a stand-in LM on the ``meta`` device records where its inputs arrive."""
+    from types import SimpleNamespace
+
+    class MetaLM(torch.nn.Module):
+        device = torch.device("meta")
+
+        def forward(self, input_ids, position_ids, use_cache):
+            self.seen = {input_ids.device.type, position_ids.device.type}
+            return SimpleNamespace(logits=torch.zeros(*input_ids.shape, 7, device="meta"))
+
+    examples, _ = encode_demos(demos_from(make_demos(2)), tiny_tokenizer, "satori", 512, "drop")
+    batch = collate([[e] for e in examples], tiny_tokenizer.pad_token_id)
+    model = MetaLM()
+    loss, count = response_loss_sum(model, batch)
+    assert model.seen == {"meta"} and loss.device.type == "meta"
+    assert count == sum(len(e.response_ids) for e in examples)

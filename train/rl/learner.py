@@ -20,7 +20,7 @@ from torch import nn
 from train.algorithms.kl import kl_estimate
 from train.algorithms.logprobs import entropy_from_logits, masked_mean, token_logprobs
 from train.algorithms.losses import aggregate, policy_loss, value_loss
-from train.precision import autocast, compute_dtype, param_dtype
+from train.precision import autocast, compute_dtype, param_dtype, training_device
 from train.rl.batch import logprob_mismatch, select
 from train.rl.config import RLConfig
 from train.rl.models import ValueModel, load_policy
@@ -38,7 +38,7 @@ class Learner:
         if world_size > 1:
             backend = "nccl" if torch.cuda.is_available() else "gloo"
             dist.init_process_group(backend, init_method=init_method, rank=rank, world_size=world_size)
-        self.device = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
+        self.device = training_device()
         precision = config.model.precision
         trained, frozen = param_dtype(precision), getattr(torch, compute_dtype(precision))
         policy_path = policy_path or config.model.policy

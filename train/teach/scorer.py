@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from train.algorithms.logprobs import token_logprobs
-from train.precision import autocast, compute_dtype
+from train.precision import autocast, compute_dtype, training_device
 from train.rl.models import load_policy
 
 
@@ -21,7 +21,7 @@ class StudentScorer:
                  precision: str = "fp32"):
         """``precision``: the run's ``model.precision``; the frozen student holds its compute dtype."""
         torch.set_num_threads(threads)
-        self.device = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
+        self.device = training_device()
         dtype = getattr(torch, compute_dtype(precision))
         self.model = load_policy(model_path, dtype).to(self.device).eval().requires_grad_(False)
         self.precision = precision
