@@ -1,10 +1,11 @@
 """Procedural problem families with exact gold answers and reference step-by-step solutions.
 
 Each family samples a structured problem (an expression tree or a linear equation, see
-``expr``), computes its gold answer with sympy from that structure, and knows how to take one
-correct solution step, or a step with a realistic mistake (``MISTAKE_KINDS``). Problems are
-assigned to ``train`` or ``test`` by a hash of their canonical text, so the two splits never
-share a problem whatever the seed::
+``expr``; the ``word`` family tells an expression tree as a short GSM8K-style story), computes
+its gold answer with sympy from that structure, and knows how to take one correct solution
+step, or a step with a realistic mistake (``MISTAKE_KINDS``). Problems are assigned to
+``train`` or ``test`` by a hash of their canonical text, so the two splits never share a
+problem whatever the seed::
 
     from data_synthesis.families import generate_problems
     problems = generate_problems("linear", n=100, seed=0, split="test", difficulty=2)
@@ -13,8 +14,10 @@ share a problem whatever the seed::
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from dataclasses import dataclass
+from fractions import Fraction
 from math import lcm
 from pathlib import Path
 
@@ -395,7 +398,371 @@ class LinearFamily:
         return f"Check: {' and '.join(checks)}. Correct."
 
 
-FAMILIES = {family.name: family for family in (ArithmeticFamily(), FractionFamily(), LinearFamily())}
+# ---------------------------------------------------------------------------------------------
+# Word problems (GSM8K-style stories over an expression tree)
+# ---------------------------------------------------------------------------------------------
+
+# Leaf kinds of a story shape and their ranges per difficulty: ``n`` a count of groups (packs,
+# rows, hours, days), ``per`` an amount per group or a unit price, ``add`` a quantity added or
+# taken away, ``big`` a starting amount things are taken from, ``div`` an exact divisor.
+WORD_RANGES = {
+    0: {"n": (2, 9), "per": (2, 10), "add": (2, 20), "big": (10, 60), "div": (2, 5)},
+    1: {"n": (2, 12), "per": (2, 20), "add": (2, 50), "big": (20, 200), "div": (2, 8)},
+    2: {"n": (2, 15), "per": (2, 25), "add": (5, 100), "big": (50, 500), "div": (2, 10)},
+    3: {"n": (2, 25), "per": (3, 40), "add": (10, 300), "big": (100, 2000), "div": (2, 12)},
+}
+WORD_CAP = {0: 200, 1: 1000, 2: 5000, 3: 20000}          # bound on every intermediate and the answer
+WORD_OPERATIONS = {0: (2,), 1: (2, 3), 2: (3, 4), 3: (3, 4)}
+
+# Story shapes: a tree pattern (``(op, left, right)``, leaves are kinds; ``/`` is an exact division
+# by a ``div`` leaf, stored as ``* 1/k``) and its templates. A template names the leaves ``{a}``,
+# ``{b}``, ... left to right as the tree holds them, and may use ``{name}``, ``{he}``, ``{him}``,
+# ``{his}`` (``{He}``, ``{His}`` at a sentence start). Templates hold no digits of their own.
+WORD_SHAPES: list[tuple[tuple, tuple[str, ...]]] = [
+    # --- two operations ---------------------------------------------------------------------
+    (("+", ("*", "n", "per"), "add"), (
+        "{name} buys {a} packs of stickers with {b} stickers in each pack. {He} already has {c} stickers. "
+        "How many stickers does {he} have now?",
+        "A farmer plants {a} rows of tomato plants with {b} plants in each row and {c} more plants along the "
+        "fence. How many tomato plants does the farmer plant in all?",
+        "{name} buys {a} notebooks for ${b} each and a backpack for ${c}. How much does {he} spend in total?",
+    )),
+    (("-", ("*", "n", "per"), "add"), (
+        "{name} bakes {a} trays of cookies with {b} cookies on each tray. {His} family eats {c} of the "
+        "cookies. How many cookies are left?",
+        "A library has {a} shelves with {b} books on each shelf. On Monday, {c} of the books are checked out. "
+        "How many books are still on the shelves?",
+        "{name} works {a} hours this week and earns ${b} an hour. {He} spends ${c} on a new game. How much of "
+        "{his} pay does {he} have left?",
+    )),
+    (("+", "add", ("*", "n", "per")), (
+        "{name} has {a} marbles. {He} buys {b} bags of marbles with {c} marbles in each bag. How many marbles "
+        "does {he} have now?",
+        "A bus has {a} passengers. At the next stop, {b} groups of {c} students get on. How many passengers "
+        "are on the bus now?",
+        "{name} has ${a} in {his} piggy bank. {He} saves ${c} a week for {b} weeks. How much money is in the "
+        "piggy bank now?",
+    )),
+    (("-", "big", ("*", "n", "per")), (
+        "{name} has ${a}. {He} buys {b} tickets that cost ${c} each. How much money does {he} have left?",
+        "A bakery makes {a} muffins in the morning and sells {b} boxes of {c} muffins by noon. How many "
+        "muffins are left?",
+        "A farm has {a} eggs. The farmer fills {b} cartons with {c} eggs each. How many eggs are not in "
+        "cartons?",
+    )),
+    (("*", ("+", "add", "add"), "per"), (
+        "{name} buys {a} red balloons and {b} blue balloons for a party. Each balloon costs ${c}. How much "
+        "does {he} pay for the balloons?",
+        "A class has {a} boys and {b} girls. The teacher gives each student {c} stickers. How many stickers "
+        "does the teacher give out?",
+        "{name} reads {a} pages in the morning and {b} pages in the evening every day. How many pages does "
+        "{he} read in {c} days?",
+    )),
+    (("/", ("*", "n", "per"), "div"), (
+        "{name} buys {a} packs of cookies with {b} cookies in each pack. {He} shares them equally among {c} "
+        "friends. How many cookies does each friend get?",
+        "A teacher has {a} boxes of crayons with {b} crayons in each box. The crayons are put into {c} equal "
+        "piles. How many crayons are in each pile?",
+        "A group of {c} friends rents {a} bikes for ${b} each and splits the cost equally. How much does each "
+        "friend pay?",
+    )),
+    (("-", ("+", "add", "add"), "add"), (
+        "{name} has {a} stamps. {His} grandmother gives {him} {b} more stamps, and then {he} gives {c} stamps "
+        "to a friend. How many stamps does {he} have now?",
+        "There are {a} people on a train. At the first stop, {b} people get on and {c} people get off. How "
+        "many people are on the train now?",
+        "{name} had ${a}. {He} earned ${b} washing cars and then spent ${c} on a book. How much money does "
+        "{he} have now?",
+    )),
+    (("-", ("-", "big", "add"), "add"), (
+        "{name} has ${a}. {He} spends ${b} on lunch and ${c} on a movie ticket. How much money does {he} have "
+        "left?",
+        "A farmer picks {a} apples. The farmer sells {b} apples at the market and uses {c} apples to make "
+        "pies. How many apples are left?",
+        "A school has {a} chairs. There are {b} chairs in the gym and {c} chairs in the library. How many "
+        "chairs are in the other rooms?",
+    )),
+    (("*", ("*", "n", "per"), "per"), (
+        "A bookstore has {a} shelves. Each shelf has {b} rows, and each row holds {c} books. How many books "
+        "can the bookstore display?",
+        "{name} buys {a} boxes of juice. Each box has {b} packs, and each pack has {c} bottles. How many "
+        "bottles does {he} buy?",
+        "A garden has {a} beds. Each bed has {b} rows with {c} plants in each row. How many plants are in "
+        "the garden?",
+    )),
+    (("/", ("-", "big", "add"), "div"), (
+        "{name} picks {a} strawberries and eats {b} of them. {He} puts the rest into {c} bowls with the same "
+        "number in each bowl. How many strawberries are in each bowl?",
+        "A class raises ${a} for a trip and spends ${b} on snacks. The rest is split equally among {c} "
+        "groups. How much money does each group get?",
+    )),
+    (("/", ("+", "add", "add"), "div"), (
+        "{name} collects {a} shells on Saturday and {b} shells on Sunday. {He} shares them equally among {c} "
+        "friends. How many shells does each friend get?",
+        "A team scores {a} points in the first half and {b} points in the second half. Each of its {c} "
+        "players scores the same number of points. How many points does each player score?",
+    )),
+    (("+", ("+", "add", "add"), "add"), (
+        "{name} walks {a} minutes on Monday, {b} minutes on Tuesday and {c} minutes on Wednesday. How many "
+        "minutes does {he} walk in all?",
+        "A farm has {a} cows, {b} sheep and {c} goats. How many animals are on the farm?",
+        "{name} spends ${a} on a shirt, ${b} on shoes and ${c} on a hat. How much does {he} spend "
+        "altogether?",
+    )),
+    # --- three operations -------------------------------------------------------------------
+    (("+", ("*", "n", "per"), ("*", "n", "per")), (
+        "{name} buys {a} notebooks for ${b} each and {c} pens for ${d} each. How much does {he} spend in all?",
+        "A farmer has {a} rows of corn with {b} plants in each row and {c} rows of beans with {d} plants in "
+        "each row. How many plants does the farmer have?",
+        "A theater sells {a} adult tickets for ${b} each and {c} child tickets for ${d} each. How much money "
+        "does the theater make?",
+    )),
+    (("-", ("*", "n", "per"), ("*", "n", "per")), (
+        "{name} works {a} hours and earns ${b} an hour. {He} buys {c} books that cost ${d} each. How much of "
+        "{his} pay does {he} have left?",
+        "A bakery bakes {a} trays of rolls with {b} rolls on each tray. It sells {c} bags of rolls with {d} "
+        "rolls in each bag. How many rolls are left?",
+    )),
+    (("-", "big", ("+", ("*", "n", "per"), "add")), (
+        "{name} has ${a}. {He} buys {b} notebooks for ${c} each and a backpack for ${d}. How much money does "
+        "{he} have left?",
+        "A store has {a} apples. It sells {b} bags of apples with {c} apples in each bag and {d} loose "
+        "apples. How many apples are left?",
+        "A school library has {a} books. It lends {b} boxes of {c} books to another school and gives away "
+        "{d} old books. How many books does the library have now?",
+    )),
+    (("/", ("-", ("*", "n", "per"), "add"), "div"), (
+        "{name} bakes {a} batches of muffins with {b} muffins in each batch. {He} eats {c} muffins and packs "
+        "the rest into boxes of {d}. How many boxes does {he} fill?",
+        "A class collects {a} bags of cans with {b} cans in each bag. After {c} cans are found broken, the "
+        "rest are split equally among {d} teams. How many cans does each team get?",
+    )),
+    (("*", ("+", ("*", "n", "per"), "add"), "n"), (
+        "{name} works {a} hours a day at ${b} an hour and also gets ${c} in tips each day. How much does {he} "
+        "earn in {d} days?",
+        "Each crate in a shipment holds {a} bags of {b} oranges plus {c} loose oranges. How many oranges are "
+        "in {d} crates?",
+    )),
+    (("-", ("*", ("+", "add", "add"), "per"), "add"), (
+        "A class has {a} girls and {b} boys. The teacher buys {c} pencils for each student, and {d} of the "
+        "pencils break. How many pencils are not broken?",
+        "{name} sells {a} cupcakes on Friday and {b} cupcakes on Saturday for ${c} each. {He} spent ${d} on "
+        "ingredients. How much money does {he} make after paying for the ingredients?",
+    )),
+    (("-", ("+", ("*", "n", "per"), "add"), "add"), (
+        "{name} buys {a} packs of cards with {b} cards in each pack. {His} brother gives {him} {c} more cards, "
+        "and then {he} loses {d} cards. How many cards does {he} have now?",
+        "A zoo has {a} cages with {b} birds in each cage and {c} birds in an open area. Then {d} birds are "
+        "moved to another zoo. How many birds does the zoo have now?",
+    )),
+    (("+", ("/", ("*", "n", "per"), "div"), "add"), (
+        "{name} buys {a} packs of {b} stickers and shares them equally among {c} friends. One of the friends "
+        "already had {d} stickers. How many stickers does that friend have now?",
+        "A pizza place cuts {a} pizzas into {b} slices each and shares the slices equally among {c} tables. "
+        "One table also orders {d} extra slices. How many slices does that table get?",
+    )),
+    (("-", ("-", "big", ("*", "n", "per")), "add"), (
+        "{name} has ${a}. {He} buys {b} comic books for ${c} each and then spends ${d} on lunch. How much "
+        "money does {he} have left?",
+        "A farmer has {a} pounds of potatoes. The farmer fills {b} sacks with {c} pounds each and gives {d} "
+        "pounds to a neighbor. How many pounds of potatoes are left?",
+    )),
+    (("/", ("-", "big", ("*", "n", "per")), "div"), (
+        "{name} has ${a}. {He} buys {b} toys for ${c} each and shares the money left equally among {d} "
+        "cousins. How much money does each cousin get?",
+        "A garden has {a} tulips. The gardener cuts {b} bunches of {c} tulips and plants the rest in {d} "
+        "equal rows. How many tulips are in each row?",
+    )),
+    # --- four operations --------------------------------------------------------------------
+    (("-", ("+", ("*", "n", "per"), ("*", "n", "per")), "add"), (
+        "{name} buys {a} shirts for ${b} each and {c} pairs of socks for ${d} each. {He} uses a coupon for "
+        "${e} off. How much does {he} pay?",
+        "A farmer picks {a} baskets of apples with {b} apples each and {c} baskets of pears with {d} pears "
+        "each. Of these, {e} pieces of fruit are bruised and thrown away. How many pieces of fruit are left?",
+    )),
+    (("-", "big", ("+", ("*", "n", "per"), ("*", "n", "per"))), (
+        "{name} has ${a}. {He} buys {b} tickets for ${c} each and {d} drinks for ${e} each. How much money "
+        "does {he} have left?",
+        "A warehouse has {a} cans of paint. It ships {b} boxes of {c} cans to one store and {d} boxes of {e} "
+        "cans to another store. How many cans are still in the warehouse?",
+    )),
+    (("/", ("+", ("*", "n", "per"), ("*", "n", "per")), "div"), (
+        "A group of {e} friends orders {a} pizzas for ${b} each and {c} drinks for ${d} each. They split the "
+        "bill equally. How much does each friend pay?",
+        "A teacher has {a} packs of {b} markers and {c} packs of {d} crayons. The teacher divides all of them "
+        "equally among {e} tables. How many markers and crayons does each table get?",
+    )),
+    (("-", ("*", ("+", ("*", "n", "per"), "add"), "n"), "add"), (
+        "{name} works {a} hours a day at ${b} an hour and gets ${c} in tips each day. After {d} days, {he} "
+        "spends ${e} on a bike. How much money does {he} have left?",
+        "Each crate holds {a} bags of {b} apples plus {c} loose apples. A store gets {d} crates and sells "
+        "{e} apples. How many apples are left?",
+    )),
+    (("+", ("+", ("*", "n", "per"), ("*", "n", "per")), "add"), (
+        "A farm has {a} pens with {b} sheep in each pen and {c} pens with {d} goats in each pen. The farm "
+        "also has {e} chickens. How many animals are on the farm?",
+        "{name} buys {a} sandwiches for ${b} each, {c} juices for ${d} each and a cake for ${e}. How much "
+        "does {he} spend in total?",
+    )),
+    (("*", ("/", ("-", ("*", "n", "per"), "add"), "div"), "per"), (
+        "{name} bakes {a} trays of cookies with {b} cookies on each tray. {He} eats {c} cookies and packs the "
+        "rest into bags of {d}. {He} sells each bag for ${e}. How much money does {he} make?",
+        "A farm collects {a} baskets of eggs with {b} eggs in each basket. After throwing away {c} cracked "
+        "eggs, the farmer packs the rest into cartons of {d} and sells each carton for ${e}. How much money "
+        "does the farmer make?",
+    )),
+]
+
+WORD_NAMES = (("Mia", "she"), ("Liam", "he"), ("Ava", "she"), ("Noah", "he"), ("Emma", "she"), ("Lucas", "he"),
+              ("Sofia", "she"), ("Ethan", "he"), ("Zoe", "she"), ("Omar", "he"), ("Priya", "she"), ("Diego", "he"),
+              ("Hana", "she"), ("Kofi", "he"), ("Lena", "she"), ("Mateo", "he"), ("Aisha", "she"), ("Ben", "he"),
+              ("Chloe", "she"), ("Ravi", "he"), ("Nora", "she"), ("Sam", "he"), ("Grace", "she"), ("Jamal", "he"))
+_PRONOUNS = {"he": {"he": "he", "him": "him", "his": "his"}, "she": {"he": "she", "him": "her", "his": "her"}}
+
+
+def _operations(pattern) -> int:
+    return 0 if isinstance(pattern, str) else 1 + _operations(pattern[1]) + _operations(pattern[2])
+
+
+def _is_divisor(expr: Expr) -> bool:
+    """A ``1/k`` leaf on the right of ``*``: how an exact division by ``k`` is stored."""
+    return isinstance(expr, Num) and expr.num == 1 and expr.den > 1
+
+
+def _is_division(expr: Expr) -> bool:
+    return isinstance(expr, Op) and expr.op == "*" and _is_divisor(expr.right)
+
+
+def _fraction(expr: Expr) -> Fraction:
+    """Exact value with Python fractions (sampling checks; ``value`` stays the sympy gold)."""
+    if isinstance(expr, Num):
+        return Fraction(expr.num, expr.den)
+    left, right = _fraction(expr.left), _fraction(expr.right)
+    return left + right if expr.op == "+" else left - right if expr.op == "-" else left * right
+
+
+def _match(pattern, expr: Expr) -> list[int] | None:
+    """The leaf numbers of ``expr`` left to right (a divisor as ``k``) when it has ``pattern``'s shape."""
+    if isinstance(pattern, str):
+        if not isinstance(expr, Num):
+            return None
+        if pattern == "div":
+            return [expr.den] if _is_divisor(expr) else None
+        return [expr.num] if expr.den == 1 else None
+    op, left, right = pattern
+    if not isinstance(expr, Op) or expr.op != ("*" if op == "/" else op) or (op == "/") != _is_division(expr):
+        return None
+    found = _match(left, expr.left), _match(right, expr.right)
+    return None if None in found else found[0] + found[1]
+
+
+def _sound(expr: Expr, divisor: bool = False) -> bool:
+    """Every number a non-negative integer (divisor leaves aside): no half cookies, no -3 dollars."""
+    if isinstance(expr, Num):
+        return _is_divisor(expr) if divisor else expr.den == 1 and expr.num >= 0
+    v = _fraction(expr)
+    return v.denominator == 1 and v >= 0 and _sound(expr.left) and _sound(expr.right, _is_division(expr))
+
+
+class WordFamily(ArithmeticFamily):
+    """GSM8K-style word problems: a short story whose solution is the arithmetic of an expression tree.
+
+    The state is an ``Expr`` of integer ``+ - *`` and exact division (``x / k`` stored as
+    ``x * 1/k``) with one of the shapes in ``WORD_SHAPES``; every intermediate is a non-negative
+    integer. ``question`` picks the shape's template, name and pronouns from a hash of the state,
+    so it is a pure function of the state. Steps are the plain arithmetic (``4 * 12 = 48.``);
+    ``sign`` mistakes add where the story subtracts (and the reverse), ``precedence`` combines
+    the wrong quantities first (``8 + 3`` before ``3 * 4``). Difficulty 0 has two operations on
+    small numbers, 1 two or three, 2 and 3 three or four with larger numbers.
+    """
+
+    name = "word"
+    kinds = ("slip", "carry", "sign", "precedence")
+
+    def sample(self, rng: random.Random, difficulty: int) -> Expr:
+        ranges, cap = WORD_RANGES[difficulty], WORD_CAP[difficulty]
+        while True:
+            count = rng.choice(WORD_OPERATIONS[difficulty])
+            pattern = rng.choice([p for p, _ in WORD_SHAPES if _operations(p) == count])
+            for _ in range(200):
+                expr = self._build(pattern, lambda kind: rng.randint(*ranges[kind]))
+                values = [_fraction(node) for _, node in _nodes(expr) if isinstance(node, Op)]
+                if all(v.denominator == 1 and 1 <= v <= cap for v in values):
+                    return expr
+
+    def _build(self, pattern, draw) -> Expr:
+        if isinstance(pattern, str):
+            return Num(1, draw(pattern)) if pattern == "div" else Num(draw(pattern))
+        op, left, right = pattern
+        return Op("*" if op == "/" else op, self._build(left, draw), self._build(right, draw))
+
+    def question(self, state: Expr) -> str:
+        for pattern, templates in WORD_SHAPES:
+            leaves = _match(pattern, state)
+            if leaves is not None:
+                break
+        else:
+            raise ValueError(f"no word-problem story has the shape of {render(state)}")
+        digest = hashlib.sha256(json.dumps(to_json(state)).encode()).digest()
+        template = templates[int.from_bytes(digest[:4], "big") % len(templates)]
+        name, pronoun = WORD_NAMES[int.from_bytes(digest[4:8], "big") % len(WORD_NAMES)]
+        words = {**_PRONOUNS[pronoun], "name": name}
+        words.update({key.capitalize(): words[key].capitalize() for key in ("he", "his")})
+        return template.format(**words, **dict(zip("abcde", map(str, leaves))))
+
+    def reduce(self, node: Op) -> Expr:
+        exact = value(node)                  # exact, so a wrong dividend shows as a fraction (and is refused)
+        return Num(int(exact.p), int(exact.q))
+
+    def wrong_reduce(self, node: Op, kind: str, rng: random.Random) -> Expr | None:
+        if _is_division(node):
+            return Num(value(node).p + rng.choice([-2, -1, 1, 2])) if kind == "slip" else None
+        return super().wrong_reduce(node, kind, rng) if kind in ("slip", "carry") else None
+
+    def mistake(self, state: Expr, kind: str, rng: random.Random) -> Step | None:
+        step = self._wrong_operation(state) if kind == "sign" else super().mistake(state, kind, rng)
+        if step is None or not _sound(step.after) or value(step.after) == value(state):
+            return None
+        return step
+
+    def _wrong_operation(self, state: Expr) -> Step | None:
+        """Add what the story takes away (or take away what it adds): ``48 + 9 = 57`` for ``48 - 9``."""
+        if isinstance(state, Num):
+            return None
+        path, node = first_reducible(state)
+        if node.op not in "+-" or (node.op == "+" and node.left.num <= node.right.num):
+            return None
+        claim = Op("+" if node.op == "-" else "-", node.left, node.right)
+        result = Num(int(value(claim)))
+        after = replace(state, path, result)
+        return Step(state, after, claim, result, self._text(claim, result, after, not path), path, "sign")
+
+    def _make(self, state: Expr, path: tuple[int, ...], node: Expr, result: Expr,
+              mistake: str | None = None) -> Step:
+        step = super()._make(state, path, node, result, mistake)
+        if _is_division(node):
+            step = Step(step.before, step.after, step.claim, step.result, step.text, step.path, step.mistake,
+                        f"{self._claim(node)} = {render(result)}")
+        return step
+
+    def _claim(self, node: Op) -> str:
+        return f"{render(node.left)} / {node.right.den}" if _is_division(node) else render(node)
+
+    def _text(self, node: Expr, result: Expr, after: Expr, whole: bool) -> str:
+        """Only the computation: the story, not an expression, says what is left to do."""
+        return f"{self._claim(node)} = {render(result)}."
+
+    def check_text(self, steps: list[Step]) -> str:
+        """The last computation undone: ``39 + 9 = 48``, ``12 * 4 = 48``, ``48 / 12 = 4``."""
+        last = steps[-1].claim
+        x, r = render(last.left), format_number(value(steps[-1].result))
+        if _is_division(last):
+            return f"Check: {r} * {last.right.den} = {x}. Correct."
+        inverse = {"+": "-", "-": "+", "*": "/"}[last.op]
+        return f"Check: {r} {inverse} {render(last.right)} = {x}. Correct."
+
+
+FAMILIES = {family.name: family for family in (ArithmeticFamily(), FractionFamily(), LinearFamily(), WordFamily())}
 
 
 def solve_steps(family, state) -> list[Step]:

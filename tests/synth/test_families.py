@@ -7,8 +7,8 @@ from fractions import Fraction
 import pytest
 
 from data_synthesis.expr import Equation, Num, Op
-from data_synthesis.families import (FAMILIES, export_jsonl, generate_mix, generate_problems, parse_procedural_spec,
-                                     problem_state, solve_steps, split_of)
+from data_synthesis.families import (DIFFICULTIES, FAMILIES, export_jsonl, generate_mix, generate_problems,
+                                     parse_procedural_spec, problem_state, solve_steps, split_of)
 from satori.latex import last_boxed
 from satori.problems import ColumnMap, load_problems
 
@@ -137,3 +137,213 @@ def test_export_loads_with_satori_problems(tmp_path):
     assert [(p.id, p.question, p.gold, p.solution) for p in loaded] == \
         [(p.id, p.question, p.gold, p.solution) for p in problems]
     assert problem_state(loaded[0])[1] == problem_state(problems[0])[1]
+
+
+# --- word problems ------------------------------------------------------------------------------
+
+def _word_ops(node) -> int:
+    return 0 if isinstance(node, Num) else 1 + _word_ops(node.left) + _word_ops(node.right)
+
+
+def _word_numbers(node) -> list[int]:
+    """The numbers a story must mention: leaves left to right, a divisor ``1/k`` as ``k``."""
+    return [node.den if node.num == 1 and node.den > 1 else node.num for node in _leaves(node)]
+
+
+@pytest.mark.parametrize("difficulty", [0, 1, 2, 3])
+def test_word_gold_is_the_sympy_value_of_the_tree(difficulty):
+    import sympy
+
+    from data_synthesis.expr import render
+
+    operations = {0: {2}, 1: {2, 3}, 2: {3, 4}, 3: {3, 4}}[difficulty]
+    problems = generate_problems("word", 60, seed=1, difficulty=difficulty)
+    for problem in problems:
+        _, state = problem_state(problem)
+        assert sympy.sympify(render(state)) == sympy.Integer(problem.gold)     # an independent parse of the tree
+        assert int(problem.gold) >= 0 and str(int(problem.gold)) == problem.gold
+        assert _word_ops(state) in operations
+        for node in _subtrees(state):
+            if isinstance(node, Op):                                          # every intermediate too
+                value = fraction_value(node)
+                assert value.denominator == 1 and value >= 0, (problem.question, node)
+    assert {_word_ops(problem_state(p)[1]) for p in problems} == operations
+
+
+def _subtrees(node):
+    yield node
+    if isinstance(node, Op):
+        yield from _subtrees(node.left)
+        yield from _subtrees(node.right)
+
+
+@pytest.mark.parametrize("difficulty", [0, 1, 3])
+def test_word_reference_steps_chain_to_the_gold(difficulty):
+    from satori.claims import evaluate
+
+    for problem in generate_problems("word", 40, seed=2, difficulty=difficulty):
+        family, state = problem_state(problem)
+        steps = solve_steps(family, state)
+        assert len(steps) == _word_ops(state) and steps[0].before == state
+        for step, following in zip(steps, steps[1:] + [None]):
+            left, right = step.claim_text().split(" = ")
+            assert evaluate(left) == evaluate(right) == fraction_value(step.result)    # claims.py reads it
+            assert step.text.startswith(step.claim_text()) and not step.mistake
+            assert fraction_value(step.after) == fraction_value(state)
+            assert following is None or following.before == step.after
+        assert steps[-1].after == Num(int(problem.gold))
+        assert problem.solution == " ".join(s.text for s in steps) + f" The answer is \\boxed{{{problem.gold}}}."
+        assert family.check_text(steps).startswith("Check: ") and family.check_text(steps).endswith(". Correct.")
+    # a division is written as one, and checked by multiplying back
+    word = FAMILIES["word"]
+    steps = solve_steps(word, Op("*", Op("*", Num(6), Num(8)), Num(1, 4)))
+    assert [s.text for s in steps] == ["6 * 8 = 48.", "48 / 4 = 12."]
+    assert word.check_text(steps) == "Check: 12 * 4 = 48. Correct."
+
+
+def _assert_reads_as_a_story(question: str, numbers: list[int]) -> None:
+    import re
+
+    assert question[0].isupper() and question.endswith("?") and "  " not in question
+    assert not set(question) & set("*/+=^<>{}[]()\\|_") and " - " not in question, question
+    sentences = re.split(r"(?<=[.?!]) ", question)
+    assert len(sentences) >= 2 and all(s[0].isupper() and s[-1] in ".?" for s in sentences), question
+    assert sorted(int(n) for n in re.findall(r"\d+", question)) == sorted(numbers), question
+
+
+def test_word_questions_are_deterministic_english_stories():
+    first = {d: generate_problems("word", 50, seed=3, difficulty=d) for d in DIFFICULTIES}
+    for difficulty, problems in first.items():
+        assert [p.to_dict() for p in problems] == \
+            [p.to_dict() for p in generate_problems("word", 50, seed=3, difficulty=difficulty)]
+        for problem in problems:
+            _, state = problem_state(problem)
+            _assert_reads_as_a_story(problem.question, _word_numbers(state))
+            assert FAMILIES["word"].question(state) == problem.question            # a function of the state
+    # pinned: a sha256 of the state picks the story, so other processes and machines agree
+    word = FAMILIES["word"]
+    assert word.question(Op("-", Op("*", Num(4), Num(12)), Num(9))) == (
+        "Omar bakes 4 trays of cookies with 12 cookies on each tray. His family eats 9 of the cookies. "
+        "How many cookies are left?")
+    with pytest.raises(ValueError, match="no word-problem story"):
+        word.question(Op("*", Num(3), Op("-", Num(5), Num(2))))
+
+
+def test_every_word_template_names_each_number_once():
+    from data_synthesis.families import WORD_SHAPES, _operations
+
+    assert {_operations(pattern) for pattern, _ in WORD_SHAPES} == {2, 3, 4}
+    for pattern, templates in WORD_SHAPES:
+        leaves = len(re_leaves(pattern))
+        numbers = [11 + i for i in range(leaves)]
+        assert len(templates) >= 2
+        for template in templates:
+            for pronoun in ({"he": "he", "him": "him", "his": "his"}, {"he": "she", "him": "her", "his": "her"}):
+                text = template.format(name="Mia", **pronoun, He=pronoun["he"].capitalize(),
+                                       His=pronoun["his"].capitalize(), **dict(zip("abcde", map(str, numbers))))
+                _assert_reads_as_a_story(text, numbers)
+
+
+def re_leaves(pattern) -> list[str]:
+    return [pattern] if isinstance(pattern, str) else re_leaves(pattern[1]) + re_leaves(pattern[2])
+
+
+def test_word_train_and_test_never_share_a_problem():
+    for difficulty in (0, 1):
+        train = generate_problems("word", 1000, seed=0, split="train", difficulty=difficulty)
+        test = generate_problems("word", 300, seed=0, split="test", difficulty=difficulty)
+        test_other_seed = generate_problems("word", 300, seed=7, split="test", difficulty=difficulty)
+        assert not {p.question for p in train} & {p.question for p in test + test_other_seed}
+        assert all(split_of(f"word|{p.question}") == "train" for p in train)
+        assert all(split_of(f"word|{p.question}") == "test" for p in test + test_other_seed)
+
+
+def test_word_state_round_trips_through_json():
+    import json
+
+    from data_synthesis.expr import from_json, to_json
+    from data_synthesis.families import make_problem
+
+    for difficulty in DIFFICULTIES:
+        for problem in generate_problems("word", 20, seed=4, difficulty=difficulty):
+            _, state = problem_state(problem)
+            again = from_json(json.loads(json.dumps(to_json(state))))
+            assert again == state and to_json(again) == problem.meta["spec"]
+            assert make_problem("word", again, difficulty).to_dict() == problem.to_dict()
+
+
+def test_word_mistakes_change_the_value_and_stay_in_the_story():
+    import random
+
+    from data_synthesis.expr import value
+
+    word = FAMILIES["word"]
+    rng = random.Random(0)
+    seen = set()
+    for problem in generate_problems("word", 80, seed=5, difficulty=2):
+        for step in solve_steps(*problem_state(problem)):
+            for kind in word.kinds:
+                wrong = word.mistake(step.before, kind, rng)
+                if wrong is None:
+                    continue
+                seen.add(kind)
+                assert wrong.mistake == kind and wrong.before == step.before
+                assert value(wrong.after) != value(step.before)
+                assert all(fraction_value(n) >= 0 and fraction_value(n).denominator == 1
+                           for n in _subtrees(wrong.after) if isinstance(n, Op) or n.den == 1)
+    assert seen == set(word.kinds)
+    # sign: the story's "gives away 9" added instead of taken away (true arithmetic, wrong operation)
+    sign = word.mistake(Op("-", Op("*", Num(4), Num(12)), Num(9)), "sign", rng)
+    assert sign is None                                     # 4 * 12 comes first: no +/- to flip yet
+    sign = word.mistake(Op("-", Num(48), Num(9)), "sign", rng)
+    assert sign.text == "48 + 9 = 57." and sign.after == Num(57)
+    precedence = word.mistake(Op("+", Num(8), Op("*", Num(3), Num(4))), "precedence", rng)
+    assert precedence.text == "8 + 3 = 11." and value(precedence.after) == 44
+    slip = word.mistake(Op("*", Num(48), Num(1, 4)), "slip", rng)
+    assert slip.claim_text() != "48 / 4 = 12" and slip.claim_text().startswith("48 / 4 = ")
+    # a wrong product that no longer divides evenly is not offered (no 12.5 cookies per friend)
+    for _ in range(20):
+        wrong = word.mistake(Op("*", Op("*", Num(6), Num(8)), Num(1, 4)), "slip", rng)
+        assert wrong is None or fraction_value(wrong.after).denominator == 1
+
+
+def test_word_spec_mix_and_supply():
+    assert parse_procedural_spec("procedural:word") == ({"word": 1.0}, None)
+    assert parse_procedural_spec("procedural:arith,word:0,1") == ({"arith": 1.0, "word": 1.0}, [0, 1])
+    mix = generate_mix({"word": 1.0, "arith": 1.0}, list(DIFFICULTIES), 24, seed=0)
+    assert len({p.id for p in mix}) == 24 and {p.meta["difficulty"] for p in mix if p.meta["family"] == "word"} \
+        == set(DIFFICULTIES)
+    assert len(generate_problems("word", 3000, seed=0, difficulty=0)) == 3000   # the warm-up level does not run dry
+    assert len(generate_problems("word", 5000, seed=0, difficulty=1)) == 5000
+
+
+def test_scripted_synthesis_on_word_problems(tmp_path):
+    import json
+
+    from data_synthesis.cli import synthesize
+    from data_synthesis.config import SynthConfig
+    from satori import coat
+    from satori.claims import find_claims
+    from satori.config import load_config
+    from satori.grading import VerifierPool
+
+    families, levels = parse_procedural_spec("procedural:word:0,1")
+    config = load_config(SynthConfig, None, [
+        f"output_dir={tmp_path}", f"source.procedural.families={json.dumps(families)}",
+        f"source.procedural.difficulties={levels}", "source.procedural.n=60", "progress=false", "max_rounds=2",
+        "agents.verifier_workers=1", "agents.verifier_warm_up=false"])
+    stats = synthesize(config)
+    demos = [json.loads(line) for line in (tmp_path / "demos.jsonl").read_text().splitlines()]
+    assert stats["demos"] == len(demos) == 60 and stats["rejections"] == {}
+    with VerifierPool(workers=1, warm_up=False) as pool:
+        assert all(v.correct for v in pool.verify_batch([(d["coat"], d["gold"]) for d in demos]))
+    assert {d["kind"] for d in demos} == {"correct_verified", "error_reflect_explore", "multi_round"}
+    assert {m for d in demos for m in d["mistakes"]} >= {"slip", "sign"}
+    for demo in demos:
+        assert demo["id"].startswith("word-d") and coat.final_answer(demo["coat"]) == demo["gold"]
+        assert demo["problem"].endswith("?") and "*" not in demo["problem"]
+        claims = find_claims(demo["coat"])
+        assert claims, demo["coat"]
+        if demo["kind"] == "correct_verified":
+            steps = [s for s in coat.parse(demo["coat"]) if s.name == "continue"]
+            assert len(claims) == len(steps) and all(c.holds for c in claims)
