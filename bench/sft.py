@@ -6,8 +6,12 @@
 Demonstrations come from the procedural synthesis (``configs/synth_procedural.yaml``). Each model
 trains in its own child process (so peak memory is its own) through the real trainer: a few
 warm-up optimizer steps, then ``--steps`` timed ones. Tokens are real tokens (prompt + response,
-padding excluded) through forward, backward and the AdamW step. Prints a table and writes
-``bench/results/sft.json``.
+padding excluded) through forward, backward and the AdamW step. The compute bound is what the
+machine's float32 matrix products sustain (a timed 1024x1024 matmul on the same threads) over the
+``6 N`` FLOPs a token costs in training (N parameters: forward 2N, backward 4N); ``share_of_bound``
+is the measured tokens/s over that bound. ``load_s`` is the first model load (for a GGUF source: the
+conversion into the cache, unless already cached) and ``reload_s`` a second load of the same source.
+Prints a table and writes ``bench/results/sft.json``.
 """
 
 from __future__ import annotations
@@ -43,6 +47,22 @@ def make_demos(folder: Path, count: int) -> Path:
     return folder / "demos.jsonl"
 
 
+def matmul_flops(threads: int, size: int = 1024, repeats: int = 20) -> float:
+    """Float32 FLOP/s of a ``size`` square matmul on ``threads`` threads (best of three timings)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        best = min(best, time.perf_counter() - started)
+    return 2 * size ** 3 * repeats / best
+
+
 def measure(model: str, demos: Path, steps: int, warmup: int, threads: int, run_dir: Path) -> dict:
     """Train ``warmup + steps`` steps of ``model`` in this process; tokens/s over the timed steps."""
     from satori.config import load_config
@@ -65,10 +85,20 @@ def measure(model: str, demos: Path, steps: int, warmup: int, threads: int, run_
         response_tokens += metrics["data/response_tokens"]
     elapsed = time.perf_counter() - started
     parameters = sum(p.numel() for p in trainer.model.parameters())
+    reload_s = None
+    if config.model.source != "tiny":
+        from satori.models import load_model_and_tokenizer
+
+        started = time.perf_counter()
+        load_model_and_tokenizer(config.model.source)
+        reload_s = round(time.perf_counter() - started, 2)
+    flops = matmul_flops(threads)
+    bound = flops / (6 * parameters)
     return {"model": model, "parameters": parameters, "threads": threads, "steps": steps,
             "sequences_per_step": config.train.batch_size * config.train.grad_accum,
-            "max_length": config.data.max_length, "load_s": round(load_s, 2),
-            "tokens_per_s": round(tokens / elapsed, 1), "response_tokens_per_s": round(response_tokens / elapsed, 1),
+            "max_length": config.data.max_length, "load_s": round(load_s, 2), "reload_s": reload_s,
+            "matmul_gflops": round(flops / 1e9, 1), "bound_tokens_per_s": round(bound, 1),
+            "share_of_bound": round(tokens / elapsed / bound, 3), "tokens_per_s": round(tokens / elapsed, 1), "response_tokens_per_s": round(response_tokens / elapsed, 1),
             "step_s": round(elapsed / steps, 3),
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
@@ -99,11 +129,13 @@ def main() -> None:
                                   "--threads", str(threads)], capture_output=True, text=True, check=True)
             line = next(l for l in out.stdout.splitlines() if l.startswith("RESULT "))
             results.append(json.loads(line[len("RESULT "):]))
-    header = f"{'model':<14}{'params':>12}{'seq/step':>10}{'tokens/s':>11}{'resp tok/s':>12}{'step s':>9}{'peak MiB':>10}"
+    header = (f"{'model':<14}{'params':>12}{'seq/step':>10}{'tokens/s':>11}{'bound':>9}{'share':>7}"
+              f"{'resp tok/s':>12}{'step s':>9}{'load s':>8}{'reload s':>9}{'peak MiB':>10}")
     print(header)
     for r in results:
         print(f"{r['model']:<14}{r['parameters']:>12,}{r['sequences_per_step']:>10}{r['tokens_per_s']:>11,.0f}"
-              f"{r['response_tokens_per_s']:>12,.0f}{r['step_s']:>9.2f}{r['peak_rss_mib']:>10,.0f}")
+              f"{r['bound_tokens_per_s']:>9,.0f}{r['share_of_bound']:>7.2f}{r['response_tokens_per_s']:>12,.0f}"
+              f"{r['step_s']:>9.2f}{r['load_s']:>8.1f}{str(r['reload_s'] or '-'):>9}{r['peak_rss_mib']:>10,.0f}")
     out_path = ROOT / "bench" / "results" / "sft.json"
     out_path.parent.mkdir(parents=True, exist_ok=True)
     previous = json.loads(out_path.read_text())["results"] if out_path.is_file() else []
