@@ -57,6 +57,22 @@ def run_and_watch(command: list[str], interval: float, log_path: Path) -> tuple[
     return child.returncode, time.perf_counter() - start, peak_rss, peak_pss
 
 
+def time_pipeline(config: str, run_dir: Path, overrides: list[str], interval: float) -> dict:
+    """``satori run config`` into a fresh ``run_dir``, watched: wall seconds, peak tree RSS/PSS (bytes) and the
+    stage records (``stages/NAME.json``, in the order they finished). Exits with the log's path on failure."""
+    if (run_dir / "stages").exists():
+        sys.exit(f"{run_dir} already holds finished stages; give a fresh --run-dir to time every stage")
+    command = [sys.executable, "-m", "satori.cli", "run", config, f"run_dir={run_dir}", *overrides]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log = run_dir.parent / f"{run_dir.name}.log"
+    code, wall, peak_rss, peak_pss = run_and_watch(command, interval, log)
+    if code != 0:
+        sys.exit(f"satori run failed with exit code {code}; see {log}")
+    stages = [json.loads(p.read_text()) for p in sorted((run_dir / "stages").glob("*.json"),
+                                                        key=lambda p: p.stat().st_mtime)]
+    return {"wall": wall, "peak_rss": peak_rss, "peak_pss": peak_pss, "stages": stages}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="configs/quickstart.yaml")
@@ -66,15 +82,8 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*", help="key=value overrides passed to satori run")
     args = parser.parse_args()
     run_dir = Path(args.run_dir or f"/tmp/satori-bench-run-{int(time.time())}").resolve()
-    if (run_dir / "stages").exists():
-        parser.error(f"{run_dir} already holds finished stages; give a fresh --run-dir to time every stage")
-    command = [sys.executable, "-m", "satori.cli", "run", args.config, f"run_dir={run_dir}", *args.overrides]
-    run_dir.mkdir(parents=True, exist_ok=True)
-    code, wall, peak_rss, peak_pss = run_and_watch(command, args.interval, run_dir.parent / f"{run_dir.name}.log")
-    if code != 0:
-        sys.exit(f"satori run failed with exit code {code}; see {run_dir.parent / (run_dir.name + '.log')}")
-    stages = [json.loads(p.read_text()) for p in sorted((run_dir / "stages").glob("*.json"),
-                                                        key=lambda p: p.stat().st_mtime)]
+    timed = time_pipeline(args.config, run_dir, args.overrides, args.interval)
+    wall, peak_rss, peak_pss, stages = timed["wall"], timed["peak_rss"], timed["peak_pss"], timed["stages"]
     rows = [{"stage": s["stage"], "seconds": round(s["seconds"], 1)} for s in stages]
     evaluation = next((s["result"] for s in stages if s["stage"] == "eval"), {})
     print(f"{args.config} on {os.cpu_count()} CPUs: {wall / 60:.1f} min wall, peak memory of the process tree "
