@@ -213,3 +213,42 @@ def test_colocated_engines_sleep_through_the_update_and_wake_before_the_sync(tmp
     finally:
         trainer.shutdown()
         ray.shutdown()
+
+
+def test_a_rollout_worker_that_cannot_build_its_engine_stops_the_run(tmp_path, tiny_policy_dir):
+    """Ray never restarts an actor whose constructor raised (vLLM finding no memory for its KV cache, say):
+    the driver stops with the worker's error instead of resubmitting to a dead actor forever."""
+    import ray
+
+    from train.rl.driver import PPOTrainer
+
+    @ray.remote
+    class EngineThatCannotStart:
+        def __init__(self):
+            raise ValueError("no memory left for the KV cache")
+
+        def generate(self, prompts, params, version):
+            return None
+
+    config = load_config(RLConfig, None, [f"run_dir={tmp_path}", f"model.policy={tiny_policy_dir}", *SMALL,
+                                          "rae.enabled=false"])
+    trainer = PPOTrainer(config)
+    outcome: dict = {}
+
+    def generate() -> None:
+        try:
+            trainer.generate([[5, 6, 7]], {"max_new_tokens": 4, "temperature": 1.0, "n": 1})
+        except RuntimeError as exc:
+            outcome["error"] = str(exc)
+
+    try:
+        trainer.rollout_workers[0] = EngineThatCannotStart.remote()
+        caller = threading.Thread(target=generate, daemon=True)
+        caller.start()
+        caller.join(timeout=60)
+        assert not caller.is_alive(), "the driver kept resubmitting to a worker that can never start"
+        assert "rollout worker 0 could not build its hf engine" in outcome["error"]
+        assert "no memory left for the KV cache" in outcome["error"]
+    finally:
+        trainer.shutdown()
+        ray.shutdown()

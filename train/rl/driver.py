@@ -167,7 +167,8 @@ class PPOTrainer:
             for w, ref in list(pending.items()):
                 try:
                     out = ray.get(ref)
-                except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+                except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as exc:
+                    stop_if_unstartable(exc, w, self.config.rollout.engine)
                     out = None
                 if out is None:  # the worker died, or came back from a restart with its initial weights
                     self._resync(workers[w])
@@ -186,7 +187,8 @@ class PPOTrainer:
                 if self.weights_ref is not None:
                     ray.get(worker.update_weights.remote(self.weights_ref, self.weights_version))
                 return
-            except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+            except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as exc:
+                stop_if_unstartable(exc, self.rollout_workers.index(worker), self.config.rollout.engine)
                 time.sleep(1.0)
         raise RuntimeError("a rollout worker did not come back within 60 s of dying")
 
@@ -428,6 +430,15 @@ class PPOTrainer:
         final = self.run_dir / "final"
         write_dir_atomically(final, lambda tmp: ray.get(self.learners[0].export_policy.remote(str(tmp), self.tokenizer)))
         return final
+
+
+def stop_if_unstartable(error: Exception, index: int, engine: str) -> None:
+    """Raise when rollout worker ``index`` died in its constructor: Ray does not restart an actor whose
+    creation failed (e.g. vLLM finding no memory for its KV cache), so retrying would loop forever."""
+    if getattr(error, "actor_init_failed", False):
+        raise RuntimeError(f"rollout worker {index} could not build its {engine} engine, so the run stops; "
+                           f"check the rollout settings (rollout.gpu_memory_utilization, rollout.dtype, the "
+                           f"policy folder). The worker's error: {error}") from error
 
 
 def engine_options(config: RLConfig, index: int) -> dict[str, Any]:
