@@ -66,11 +66,14 @@ def main() -> None:
     parser.add_argument("--config", default=CONFIG)
     parser.add_argument("--run-dir", default=None, help="run folder (default: a fresh one under /tmp)")
     parser.add_argument("--interval", type=float, default=0.5, help="memory sampling period, seconds")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted --run-dir (stage seconds come from its records; wall time "
+                             "and peak memory cover this invocation only)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "real_model.json"))
     parser.add_argument("overrides", nargs="*", help="key=value overrides passed to satori run")
     args = parser.parse_args()
     run_dir = Path(args.run_dir or f"/tmp/satori-real-model-{int(time.time())}").resolve()
-    timed = time_pipeline(args.config, run_dir, args.overrides, args.interval)
+    timed = time_pipeline(args.config, run_dir, args.overrides, args.interval, resume=args.resume)
     wall, peak_rss, peak_pss = timed["wall"], timed["peak_rss"], timed["peak_pss"]
     rows = [{"stage": s["stage"], "seconds": round(s["seconds"], 1)} for s in timed["stages"]]
     started = time.perf_counter()
@@ -94,7 +97,7 @@ def main() -> None:
 
     atomic_write_json(args.out, {
         "config": args.config, "overrides": args.overrides, "run_dir": str(run_dir), "cpus": os.cpu_count(),
-        "pipeline_wall_seconds": round(wall, 1), "peak_pss_gib": round(peak_pss / 2 ** 30, 3),
+        "resumed": args.resume, "pipeline_wall_seconds": round(wall, 1), "peak_pss_gib": round(peak_pss / 2 ** 30, 3),
         "peak_rss_sum_gib": round(peak_rss / 2 ** 30, 3), "stages": rows, "models": shares,
         "load_average_1min_at_end": round(os.getloadavg()[0], 1),
         "command": "python bench/real_model.py " + " ".join(sys.argv[1:])})

@@ -57,14 +57,15 @@ def run_and_watch(command: list[str], interval: float, log_path: Path) -> tuple[
     return child.returncode, time.perf_counter() - start, peak_rss, peak_pss
 
 
-def time_pipeline(config: str, run_dir: Path, overrides: list[str], interval: float) -> dict:
-    """``satori run config`` into a fresh ``run_dir``, watched: wall seconds, peak tree RSS/PSS (bytes) and the
-    stage records (``stages/NAME.json``, in the order they finished). Exits with the log's path on failure."""
-    if (run_dir / "stages").exists():
+def time_pipeline(config: str, run_dir: Path, overrides: list[str], interval: float, resume: bool = False) -> dict:
+    """``satori run config`` into a fresh ``run_dir`` (or, with ``resume``, on into an interrupted one),
+    watched: wall seconds and peak tree RSS/PSS (bytes) of this invocation, and the stage records
+    (``stages/NAME.json``, in the order they finished). Exits with the log's path on failure."""
+    if (run_dir / "stages").exists() and not resume:
         sys.exit(f"{run_dir} already holds finished stages; give a fresh --run-dir to time every stage")
     command = [sys.executable, "-m", "satori.cli", "run", config, f"run_dir={run_dir}", *overrides]
     run_dir.mkdir(parents=True, exist_ok=True)
-    log = run_dir.parent / f"{run_dir.name}.log"
+    log = run_dir.parent / f"{run_dir.name}{'.resumed' if resume else ''}.log"
     code, wall, peak_rss, peak_pss = run_and_watch(command, interval, log)
     if code != 0:
         sys.exit(f"satori run failed with exit code {code}; see {log}")
