@@ -252,3 +252,20 @@ def test_a_rollout_worker_that_cannot_build_its_engine_stops_the_run(tmp_path, t
     finally:
         trainer.shutdown()
         ray.shutdown()
+
+
+def test_every_zero_evaluates_and_checkpoints_only_at_the_ends(tmp_path, tiny_policy_dir):
+    """``eval_every=0`` and ``checkpoint_every=0`` mean "only at the end" (the evaluation before the first
+    step stays); they used to divide by zero after the first step."""
+    import ray
+
+    from train.rl.driver import PPOTrainer
+
+    config = load_config(RLConfig, None, [f"run_dir={tmp_path}", f"model.policy={tiny_policy_dir}", *SMALL,
+                                          "rae.enabled=false", "total_steps=3", "eval_every=0", "checkpoint_every=0"])
+    try:
+        PPOTrainer(config).train()
+    finally:
+        ray.shutdown()
+    assert [row["step"] for row in metric_rows(tmp_path) if "eval/accuracy" in row] == [0, 3]
+    assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == ["checkpoint-000003"]

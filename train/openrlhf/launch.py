@@ -137,7 +137,7 @@ def build_command(config: RLConfig, resources: ResourcesConfig, layout: Layout) 
         "reward.remote_url": layout.reward_file,
         "data.prompt_dataset": layout.train, "data.input_key": PROMPT_KEY, "data.label_key": LABEL_KEY,
         "data.max_len": data.max_prompt_len + rollout.max_new_tokens,
-        "eval.dataset": layout.eval, "eval.steps": config.eval_every, "eval.temperature": 0.0,
+        "eval.dataset": layout.eval, "eval.steps": config.eval_every or config.total_steps, "eval.temperature": 0.0,
         "eval.n_samples_per_prompt": 1,
         # one episode over total_steps * prompts_per_step rows
         "train.num_episodes": 1, "train.seed": config.seed,
@@ -161,7 +161,7 @@ def build_command(config: RLConfig, resources: ResourcesConfig, layout: Layout) 
         "vllm.num_engines": rollout.num_workers, "vllm.tensor_parallel_size": resources.gpus_per_engine,
         "vllm.gpu_memory_utilization": rollout.gpu_memory_utilization,
         "ckpt.path": layout.folder / "checkpoints", "ckpt.output_dir": layout.run_dir / "final",
-        "ckpt.save_steps": config.checkpoint_every, "ckpt.max_num": config.keep_checkpoints,
+        "ckpt.save_steps": config.checkpoint_every or config.total_steps, "ckpt.max_num": config.keep_checkpoints,
         "logger.tensorboard_dir": layout.folder / "tensorboard" if config.tracking.tensorboard else None,
         "logger.logging_steps": config.tracking.log_every,
     }

@@ -121,8 +121,8 @@ class RLConfig:
     run_dir: str = "runs/rl"
     seed: int = 0
     total_steps: int = 40
-    eval_every: int = 10
-    checkpoint_every: int = 10
+    eval_every: int = 10            # 0: evaluate only before the first and after the last step
+    checkpoint_every: int = 10      # 0: checkpoint only at the end
     keep_checkpoints: int = 2
     resume: bool = True
     threads: int = 2                # torch threads per process
@@ -160,6 +160,8 @@ class RLConfig:
         require(batch % algo.mini_batches == 0, "algo.mini_batches",
                 f"must divide prompts_per_step * samples_per_prompt = {batch}")
         require(self.total_steps >= 1, "total_steps", "must be >= 1")
+        require(self.eval_every >= 0, "eval_every", "must be >= 0 (0: only before the first and after the last step)")
+        require(self.checkpoint_every >= 0, "checkpoint_every", "must be >= 0 (0: only at the end)")
         require(self.ray.learners >= 1, "ray.learners", "must be >= 1")
         require(batch // algo.mini_batches >= self.ray.learners, "algo.mini_batches",
                 f"a mini-batch of {batch // algo.mini_batches} rows (prompts_per_step * samples_per_prompt / "

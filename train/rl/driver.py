@@ -399,13 +399,13 @@ class PPOTrainer:
         while self.step < config.total_steps:
             metrics = self.train_step()
             self.step += 1
-            if self.step % config.eval_every == 0 or self.step == config.total_steps:
+            if due(self.step, config.eval_every, config.total_steps):
                 last_eval = self.evaluate()
                 metrics.update(last_eval)
             self.tracker.log(self.step, metrics)
             bar.update(1)
             bar.set_postfix(reward=f"{metrics['reward/total']:.2f}", acc=f"{metrics['rollout/accuracy']:.2f}")
-            if self.step % config.checkpoint_every == 0 or self.step == config.total_steps:
+            if due(self.step, config.checkpoint_every, config.total_steps):
                 self.save()
         bar.close()
         self.export_final()
@@ -430,6 +430,11 @@ class PPOTrainer:
         final = self.run_dir / "final"
         write_dir_atomically(final, lambda tmp: ray.get(self.learners[0].export_policy.remote(str(tmp), self.tokenizer)))
         return final
+
+
+def due(step: int, every: int, total_steps: int) -> bool:
+    """Whether a periodic action (every ``every`` steps; 0: only at the end) falls on ``step``."""
+    return step == total_steps or (every > 0 and step % every == 0)
 
 
 def stop_if_unstartable(error: Exception, index: int, engine: str) -> None:
