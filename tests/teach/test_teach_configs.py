@@ -22,3 +22,13 @@ def test_7b_config_carries_the_published_hyper_parameters():
     assert (config.algo.advantage, config.algo.kl_coef, config.algo.actor_lr) == ("grpo", 0.04, 1e-6)
     assert (config.reward.alpha, config.reward.kl_weight, config.reward.format_penalty) == (0.01, 3.0, -1.0)
     assert config.format.variant == "coat" and config.model.precision == "bf16-mixed"
+
+
+def test_dynamic_sampling_is_refused_where_it_is_not_implemented():
+    """The teacher's PPO loop trains on every group; a filter_groups it would ignore is refused."""
+    import pytest
+
+    from satori.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"rollout\.filter_groups"):
+        load_config(TeachConfig, CONFIGS / "teach_tiny.yaml", ["rollout.filter_groups=true"])

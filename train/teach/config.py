@@ -217,6 +217,9 @@ class TeachConfig:
     def validate(self) -> None:
         require(self.eval_samples >= 1, "eval_samples", "must be >= 1")
         require(self.eval_every >= 1 and self.checkpoint_every >= 1, "eval_every", "must be >= 1")
+        require(not self.rollout.filter_groups, "rollout.filter_groups",
+                "satori teach trains on every group (its teacher reward is continuous, so groups rarely tie); "
+                "dynamic sampling is not implemented here: set rollout.filter_groups=false")
         try:  # the PPO engine's own checks, on the settings it will run with
             validate_tree(self.rl_config(self.model.teacher))
         except ConfigError as exc:
