@@ -130,7 +130,7 @@ def load_state(folder: Path) -> dict:
 def rl_weights_change(run_dir: Path) -> tuple[bool, str]:
     import torch
 
-    before, after = load_state(run_dir / "sft" / "model"), load_state(run_dir / "rl" / "final")
+    before, after = load_state(run_dir / "sft" / "model"), load_state(run_dir / "rl1" / "final")
     shared = sorted(set(before) & set(after))
     changed = [k for k in shared if not torch.equal(before[k].float(), after[k].float())]
     return bool(shared) and len(changed) > 0, f"{len(changed)} of {len(shared)} tensors changed"
@@ -147,7 +147,7 @@ def greedy_check(run_dir: Path, on_gpu: bool) -> dict:
     from data_synthesis.families import generate_problems
 
     dtype = "bfloat16" if on_gpu else "float32"
-    sft, rl = run_dir / "sft" / "model", run_dir / "rl" / "final"
+    sft, rl = run_dir / "sft" / "model", run_dir / "rl1" / "final"
     engine = VLLMEngine(sft, dtype=dtype, max_model_len=1024, enable_sleep_mode=on_gpu,
                         **({"gpu_memory_utilization": 0.3} if on_gpu else {"kv_cache_gib": 1.0}))
     problems = generate_problems("word", GREEDY_PROMPTS, seed=1, split="test", difficulty=1)

@@ -41,11 +41,11 @@ def test_sft_loss_check_passes_only_when_the_loss_falls(gpu_check, tmp_path):
 
 def test_weight_check_fails_when_rl_left_the_weights_alone(gpu_check, tmp_path):
     weights = {"a": torch.ones(3), "b": torch.zeros(2)}
-    for folder in ("sft/model", "rl/final"):
+    for folder in ("sft/model", "rl1/final"):
         (tmp_path / folder).mkdir(parents=True)
         save_file(weights, str(tmp_path / folder / "model.safetensors"))
     assert gpu_check.rl_weights_change(tmp_path) == (False, "0 of 2 tensors changed")
-    save_file({"a": torch.ones(3), "b": torch.tensor([0.0, 1e-3])}, str(tmp_path / "rl/final/model.safetensors"))
+    save_file({"a": torch.ones(3), "b": torch.tensor([0.0, 1e-3])}, str(tmp_path / "rl1/final/model.safetensors"))
     assert gpu_check.rl_weights_change(tmp_path) == (True, "1 of 2 tensors changed")
 
 
