@@ -4,10 +4,16 @@ import sys
 from satori.cli import SUBCOMMANDS
 
 
-def test_help_lists_subcommands():
+def test_help_lists_every_subcommand_and_each_module_can_run_it():
+    """A subcommand whose module is missing or broken would vanish from the CLI silently."""
+    import importlib
+
     out = subprocess.run([sys.executable, "-m", "satori.cli", "--help"], capture_output=True, text=True)
     assert out.returncode == 0
-    assert "grade" in out.stdout
+    assert all(name in out.stdout for name in SUBCOMMANDS)
+    for name, (module_name, _) in SUBCOMMANDS.items():
+        module = importlib.import_module(module_name)
+        assert callable(module.add_arguments) and callable(module.run), name
 
 
 def test_import_satori_is_light():

@@ -30,10 +30,43 @@ def test_configs_are_shipped():
     assert {"quickstart.yaml", "rl_tiny.yaml", "rl_paper_7b.yaml", "sft_tiny.yaml"} <= names
 
 
+def leaves(tree: dict, prefix: str = "") -> dict:
+    """Dotted key -> value for every leaf of a YAML mapping (lists are leaves)."""
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            out.update(leaves(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def lookup(config, dotted: str):
+    node = config
+    for part in dotted.split("."):
+        node = node[part] if isinstance(node, dict) else getattr(node, part)
+    return node
+
+
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
-def test_shipped_config_loads_and_validates(path):
-    config = load_config(config_class(path), path)
-    assert config is not None
+def test_shipped_config_loads_validates_and_keeps_every_value_it_sets(path):
+    """Each shipped YAML validates, and every value it writes is the value the loaded config holds."""
+    import dataclasses
+
+    import yaml
+
+    cls = config_class(path)
+    config = load_config(cls, path)
+    assert isinstance(config, cls)
+    for key, value in leaves(yaml.safe_load(path.read_text())).items():
+        held = lookup(config, key)
+        if dataclasses.is_dataclass(held):   # a list of sections, e.g. eval models
+            held = dataclasses.asdict(held)
+        if isinstance(held, list):
+            held = [dataclasses.asdict(h) if dataclasses.is_dataclass(h) else h for h in held]
+            if value and isinstance(value[0], dict):
+                held = [{k: h[k] for k in v} for h, v in zip(held, value)]
+        assert held == value, f"{path.name}: {key} is {held!r} after loading, the file says {value!r}"
 
 
 def test_pipeline_derives_paths_and_refuses_user_set_ones():
