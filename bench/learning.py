@@ -344,7 +344,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
              yerr=error_bars([run["difference"] for run in runs], [run["interval"] for run in runs]), capsize=3)
     left.set_xticks(x, [run["label"] for run in runs], rotation=30, ha="right", fontsize=8)
     left.set_ylabel(f"accuracy, % ({result['problems']} held-out problems, greedy)")
-    left.legend([Patch(color="lightgray"), *(Patch(color=c) for c in kinds.values())], ["SFT", *kinds], fontsize=8)
+    shown = [kind for kind in kinds if any(setting(run) == kind for run in runs)]   # only settings that ran
+    left.legend([Patch(color="lightgray"), *(Patch(color=kinds[k]) for k in shown)], ["SFT", *shown], fontsize=8)
     differences = [item.get("difference", item.get("mean_difference")) for _, item, _ in bars]
     right.bar(np.arange(len(bars)), [100 * d for d in differences], 0.6, color=[c for *_, c in bars],
               yerr=error_bars(differences, [item["interval"] for _, item, _ in bars]), capsize=3,
