@@ -16,8 +16,8 @@ GPU's used memory every half second. Then it checks:
 - ``sleep frees memory`` (CUDA only): sleeping the engine gives back at least half of what it held;
 - ``memory peak``: the GPU's peak used memory (or the CPU process tree's PSS) stays under the device.
 
-``--dry-run`` runs the same steps with CPU overrides (vLLM's CPU build, no sleep mode: its check is
-reported as skipped) so the script itself is tested where no GPU is. Prints a table, writes
+``--dry-run`` runs the same steps with CPU overrides (fp32, vLLM's CPU build, no sleep mode: its check
+is reported as skipped) so the script itself is tested where no GPU is. Prints a table, writes
 ``bench/results/gpu_check.json`` (``gpu_check_dry_run.json`` for the CPU run), and exits 1 if a check fails.
 """
 
@@ -44,10 +44,12 @@ GPU_OVERRIDES = [
     "eval.engine=vllm", "eval.device=cuda", "eval.vllm.dtype=bfloat16", "eval.vllm.kv_cache_gib=null",
     "eval.vllm.gpu_memory_utilization=0.5",
 ]
+# On CPU the dry run keeps fp32: without native bf16 matrix units, bf16 autocast made one SFT step of
+# SmolLM2 take more than 5 minutes here (20 s in fp32); bf16-mixed itself is tested on CPU at tiny scale.
 CPU_OVERRIDES = [
-    "sft.model.precision=bf16-mixed", "rl.model.precision=bf16-mixed", "rl.resources.colocate=true",
-    "synth.source.procedural.n=60", "sft.train.max_steps=8", "sft.checkpoint.every=8", "rl.total_steps=2",
-    "rl.checkpoint_every=2", "eval.limit=8", "eval.batch_size=8",
+    "rl.resources.colocate=true", "synth.source.procedural.n=60", "sft.train.max_steps=8", "sft.checkpoint.every=8",
+    "sft.eval.num_generations=4", "rl.total_steps=2", "rl.checkpoint_every=2", "rl.data.eval_size=4",
+    "rl.rae.offline_problems=4", "eval.limit=8", "eval.batch_size=8",
 ]
 GREEDY_PROMPTS = 16
 GREEDY_TOKENS = 48
