@@ -49,11 +49,14 @@ def count_parameters(model_config: Any) -> tuple[int, int]:
 
 def plan_rows(config: Any, model_config: Any) -> list[PlanRow]:
     """Per-device memory items of ``config`` (an ``RLConfig``) for the architecture ``model_config``."""
+    import torch
+
     from train.algorithms.advantages import ADVANTAGE_ESTIMATORS
+    from train.precision import compute_dtype, param_dtype
 
     precision = config.model.precision
-    weight_bytes = 2 if precision == "bf16-pure" else 4
-    compute_bytes = 4 if precision == "fp32" else 2
+    weight_bytes = param_dtype(precision).itemsize
+    compute_bytes = getattr(torch, compute_dtype(precision)).itemsize
     params, head = count_parameters(model_config)
     hidden, layers = model_config.hidden_size, model_config.num_hidden_layers
     vocab = model_config.vocab_size
@@ -75,7 +78,7 @@ def plan_rows(config: Any, model_config: Any) -> list[PlanRow]:
     else:
         rows.append(PlanRow("learner", "activations, all layers kept", layers * per_layer / GIB))
     rows.append(PlanRow("learner", "logits and their gradient (one micro-batch)", 2 * tokens * vocab * compute_bytes / GIB))
-    rollout_bytes = 2 if (config.rollout.dtype or ("float32" if precision == "fp32" else "bfloat16")) == "bfloat16" else 4
+    rollout_bytes = getattr(torch, config.rollout_dtype).itemsize
     tensor_parallel = config.resources.tensor_parallel
     rows.append(PlanRow("engine", f"engine weights per shard (tensor parallel {tensor_parallel})",
                         params * rollout_bytes / tensor_parallel / GIB))
@@ -105,7 +108,7 @@ def format_plan(config: Any, model_config: Any, device_gib: float) -> tuple[str,
     else:
         devices = {"learner device": learner}
         if on_gpu:
-            lines.append(f"{'engine':<8} {'per engine device':<64} {engine / 1:>8.2f}")
+            lines.append(f"{'engine':<8} {'per engine device':<64} {engine:>8.2f}")
             devices["engine device"] = engine
     fits = all(gib <= device_gib for gib in devices.values())
     verdict = ", ".join(f"{name} {gib:.1f} GiB" for name, gib in devices.items())
