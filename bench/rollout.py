@@ -73,11 +73,11 @@ class PlainGenerate:
         import torch
 
         from satori.engines.base import Completion
+        from satori.engines.hf import left_padded
 
         pad = self.tokenizer.pad_token_id
-        width = max(map(len, prompts))
-        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+        ids, mask = left_padded(prompts, pad)
+        width = ids.shape[1]
         torch.manual_seed(params.seed or 0)
         sampling = {"do_sample": True, "temperature": params.temperature} if not params.greedy else {"do_sample": False}
         with torch.no_grad():

@@ -52,6 +52,17 @@ class ChosenTokenLogprobs:
         return torch.stack(self._steps, dim=1).cpu()
 
 
+def left_padded(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(input_ids, attention_mask)``, each (B, longest prompt), prompts right-aligned after ``pad_id``s."""
+    width = max(len(p) for p in prompts)
+    input_ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(prompts), width), dtype=torch.long)
+    for row, prompt in enumerate(prompts):
+        input_ids[row, width - len(prompt):] = torch.tensor(prompt, dtype=torch.long)
+        attention[row, width - len(prompt):] = 1
+    return input_ids, attention
+
+
 class HFEngine(RolloutEngine):
     """Generate with a transformers causal LM.
 
@@ -92,12 +103,8 @@ class HFEngine(RolloutEngine):
 
     def _generate_batch(self, prompts: list[list[int]], params: SamplingParams) -> list[Completion]:
         device = next(self.model.parameters()).device
-        width = max(len(p) for p in prompts)
-        input_ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
-        attention = torch.zeros((len(prompts), width), dtype=torch.long)
-        for row, prompt in enumerate(prompts):
-            input_ids[row, width - len(prompt):] = torch.tensor(prompt, dtype=torch.long)
-            attention[row, width - len(prompt):] = 1
+        input_ids, attention = left_padded(prompts, self.pad_id)
+        width = input_ids.shape[1]
         stop_ids = [i for i in [self.tokenizer.eos_token_id, *params.stop_token_ids] if i is not None]
         sampling: dict[str, Any] = {"do_sample": False}
         if not params.greedy:
