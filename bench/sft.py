@@ -66,8 +66,8 @@ def matmul_flops(threads: int, size: int = 1024, repeats: int = 20) -> float:
 def measure(model: str, demos: Path, steps: int, warmup: int, threads: int, run_dir: Path) -> dict:
     """Train ``warmup + steps`` steps of ``model`` in this process; tokens/s over the timed steps."""
     from satori.config import load_config
-    from train.sft import SFTTrainer
-    from train.sft_config import SFTConfig
+    from train.sft.config import SFTConfig
+    from train.sft.trainer import SFTTrainer
 
     config = load_config(SFTConfig, None, [
         *MODELS[model], f"run_dir={run_dir}", f"data.path={demos}", "data.packing=true", "data.val_size=8",

@@ -20,9 +20,11 @@ from data_synthesis.agents import LLMCritic, LLMGenerator, OutcomeRewardModel, R
 from data_synthesis.config import SynthConfig
 from data_synthesis.pipeline import Synthesizer, run_synthesis
 from data_synthesis.sources import load_source
-from satori.cli import add_config_arguments, load_stage_config
 from satori.config import ConfigError, format_config, read_yaml, save_config, to_dict
 from satori.io import DataError
+from satori.stage_cli import add_config_arguments, load_stage_config
+
+HELP = "synthesize COAT demonstrations (stage one)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -14,10 +14,13 @@ import argparse
 import json
 import sys
 
-from satori.config import ConfigError, format_config, load_config
+from satori.config import ConfigError, format_config
 from satori.io import DataError
+from satori.stage_cli import load_stage_config
 
 from eval.config import EvalConfig
+
+HELP = "benchmark checkpoints on math sets"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,11 +81,8 @@ def parse_pair(text: str, flag: str, shape: str) -> tuple[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    config_path, overrides = args.config, list(args.overrides)
-    if config_path is not None and "=" in config_path:   # only overrides, no file
-        config_path, overrides = None, [config_path, *overrides]
     try:
-        config = load_config(EvalConfig, config_path, flag_overrides(args) + overrides, section="eval")
+        config = load_stage_config(EvalConfig, args, section="eval", flag_overrides=flag_overrides(args))
     except (ConfigError, ValueError) as exc:
         print(f"satori eval: {exc}", file=sys.stderr)
         return 2

@@ -17,7 +17,7 @@ def config_class(path: Path):
     from train.pipeline_config import PipelineConfig
     from train.pretrain import PretrainConfig
     from train.rl.config import RLConfig
-    from train.sft_config import SFTConfig
+    from train.sft.config import SFTConfig
 
     from train.teach.config import TeachConfig
 

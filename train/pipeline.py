@@ -50,7 +50,7 @@ def run_pipeline(config: PipelineConfig) -> Path:
     from data_synthesis.cli import synthesize
     from eval.harness import run_eval
     from train.rl.driver import run as run_ppo
-    from train.sft import run_sft
+    from train.sft.trainer import run_sft
 
     config.root.mkdir(parents=True, exist_ok=True)
     save_config(config, config.root / "pipeline.yaml")

@@ -71,7 +71,7 @@ class PipelineConfig:
         return self.root / (f"distill{distill_round}" if distill_round else "sft")
 
     def sft_config(self, distill_round: int | None = None) -> Any:
-        from train.sft_config import SFTConfig
+        from train.sft.config import SFTConfig
 
         return self._stage(SFTConfig, "sft", {"run_dir": str(self.sft_dir(distill_round)),
                                               "data.path": str(self.demos_path(distill_round)),

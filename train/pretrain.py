@@ -24,9 +24,9 @@ from satori.io import atomic_write_jsonl, read_jsonl
 from satori.tracking import TrackingConfig
 from data_synthesis.corpus import CorpusConfig, build_corpus
 from train.precision import check_learning_rate
-from train.sft import SFTTrainer
-from train.sft_config import CheckpointConfig, EvalConfig, ModelConfig, OptimConfig, TrainConfig
-from train.sft_data import Demo, Encoded
+from train.sft.config import CheckpointConfig, EvalConfig, ModelConfig, OptimConfig, TrainConfig
+from train.sft.data import Demo, Encoded
+from train.sft.trainer import SFTTrainer
 
 CORPUS_FILE = "corpus.jsonl"
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from satori.cli import add_config_arguments, load_stage_config
+from satori.stage_cli import add_config_arguments, load_stage_config
+
+HELP = "pretrain a tiny base model from scratch on the procedural corpus"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

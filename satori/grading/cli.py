@@ -15,6 +15,8 @@ from satori.io import DataError, atomic_write_jsonl
 
 CHUNK_ROWS = 256
 
+HELP = "grade predictions against gold answers (JSONL in, JSONL out)"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, help="JSONL file; each row has 'gold' and 'pred'")

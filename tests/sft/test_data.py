@@ -9,9 +9,9 @@ import torch
 
 from satori.io import DataError
 from satori.prompts import encode_prompt
-from train.sft import response_loss_sum
-from train.sft_data import (IGNORE_INDEX, BatchStream, Demo, collate, encode_demos, load_demos, pack_rows,
+from train.sft.data import (IGNORE_INDEX, BatchStream, Demo, collate, encode_demos, load_demos, pack_rows,
                             split_by_question)
+from train.sft.trainer import response_loss_sum
 
 from sft_demos import make_demos
 

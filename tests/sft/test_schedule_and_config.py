@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from satori.config import ConfigError, load_config
-from train.sft import lr_factor
-from train.sft_config import SFTConfig
+from train.sft.config import SFTConfig
+from train.sft.trainer import lr_factor
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,8 +9,8 @@ import torch
 
 from satori.config import ConfigError, load_config
 from satori.tracking import read_metrics
-from train.sft import SFTTrainer
-from train.sft_config import SFTConfig
+from train.sft.config import SFTConfig
+from train.sft.trainer import SFTTrainer
 
 TINY = ["model.tiny.vocab_size=400", "model.tiny.hidden_size=64", "model.tiny.num_heads=1",
         "data.max_length=160", "data.val_size=4", "train.batch_size=4", "optim.lr=3e-3",

@@ -22,8 +22,8 @@ def test_smollm2_gguf_sft_then_transformers_and_vllm_agree(tmp_path):
     from satori.engines.vllm_engine import VLLMEngine
     from satori.models import load_tokenizer, read_satori_meta
     from satori.prompts import encode_prompt
-    from train.sft import SFTTrainer
-    from train.sft_config import SFTConfig
+    from train.sft.config import SFTConfig
+    from train.sft.trainer import SFTTrainer
 
     from sft_demos import write_demos
 

@@ -49,8 +49,8 @@ def test_plain_rows_hold_reasoning_then_solution(problems):
 
 
 def test_sft_trains_on_distilled_rows_unchanged(tmp_path, problems):
-    from train.sft import run_sft
-    from train.sft_config import SFTConfig
+    from train.sft.config import SFTConfig
+    from train.sft.trainer import run_sft
 
     fmt = load_config(TeachConfig, None, []).format
     more = problems + generate_problems("linear", 4, seed=3, split="test")

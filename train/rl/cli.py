@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from satori.cli import add_config_arguments, load_stage_config
 from satori.config import ConfigError
+from satori.stage_cli import add_config_arguments, load_stage_config
+
+HELP = "PPO with restart-and-explore (stage two)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,24 +8,24 @@ from __future__ import annotations
 
 import argparse
 
+from satori.stage_cli import add_config_arguments, load_stage_config
+
+HELP = "format-tune a model on COAT demonstrations (stage one)"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", nargs="?", help="YAML config (a stage file or a pipeline file with an sft: section)")
-    parser.add_argument("overrides", nargs="*", metavar="key=value", help="overrides, e.g. optim.lr=5e-4")
+    add_config_arguments(parser, "sft", "optim.lr=5e-4")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    from satori.config import ConfigError, load_config
+    from satori.config import ConfigError
     from satori.io import DataError
-    from train.sft_config import SFTConfig
+    from train.sft.config import SFTConfig
 
-    config_path, overrides = args.config, list(args.overrides)
-    if config_path is not None and "=" in config_path:  # only overrides were given
-        config_path, overrides = None, [config_path, *overrides]
     try:
-        config = load_config(SFTConfig, config_path, overrides, section="sft")
-        from train.sft import run_sft
+        config = load_stage_config(SFTConfig, args, section="sft")
+        from train.sft.trainer import run_sft
 
         run_sft(config, progress=not args.no_progress)
     except (ConfigError, DataError) as exc:

@@ -34,8 +34,8 @@ from satori.prompts import build_prompt
 from satori.tracking import MetricsTracker, plot_metrics
 from train.checkpoint import export_model, latest_checkpoint, load_training_state, save_checkpoint
 from train.precision import autocast, param_dtype, training_device
-from train.sft_config import SFTConfig
-from train.sft_data import (IGNORE_INDEX, BatchStream, Demo, Encoded, collate, encode_demos, load_demos,
+from train.sft.config import SFTConfig
+from train.sft.data import (IGNORE_INDEX, BatchStream, Demo, Encoded, collate, encode_demos, load_demos,
                             split_by_question)
 
 LOSS_PLOT_KEYS = ["loss/train+eval/loss", "eval/valid_coat+eval/accuracy", "optim/lr"]

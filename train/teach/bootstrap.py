@@ -22,8 +22,8 @@ from satori.problems import Problem
 from satori.prompts import build_prompt
 from train.checkpoint import write_dir_atomically
 from train.rl.problem_sets import PROCEDURAL, load_problem_set
-from train.sft import response_loss_sum
-from train.sft_data import Encoded, collate
+from train.sft.data import Encoded, collate
+from train.sft.trainer import response_loss_sum
 from train.teach.config import TeachConfig
 from train.teach.formats import student_response, teacher_prompt, teacher_target
 

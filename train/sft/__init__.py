@@ -1,0 +1,1 @@
+"""Stage one: format tuning (SFT) on COAT demonstrations."""
