@@ -9,8 +9,7 @@ and ``c = -1`` when a restart from a correct prefix (``reflect_status == +1``) e
 An optional DAPO-style overlong penalty and an optional verified-steps term
 (``step_scale * (share of the response's arithmetic claims that hold - 1)``, see
 ``satori.claims``; ``-step_scale`` for a response that makes no claim) are added on top.
-``shape_reward`` returns every term in a ``RewardTerms`` so each can be logged on its own; the
-scalar ``total`` goes on the last response token (``train.algorithms.advantages.place_on_last_token``).
+``train.rl.reward`` registers these as the PPO loop's reward terms, logs each and sums them.
 
 "Correct" means the grader's status is ``correct``; incorrect, unparseable and timed-out
 answers all count as not correct.
@@ -19,7 +18,6 @@ answers all count as not correct.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 REFLECT_STATUSES = (-1, 0, 1)  # restart from an incorrect prefix, plain problem, restart from a correct prefix
 
@@ -67,48 +65,3 @@ def step_reward(claim_share: float | None, scale: float) -> float:
     if scale < 0:
         raise ValueError(f"step_scale must be >= 0, got {scale}")
     return scale * ((claim_share or 0.0) - 1.0)
-
-
-@dataclass(frozen=True)
-class RewardTerms:
-    """The terms of one trajectory's reward; ``total`` is their sum."""
-
-    correctness: float
-    reflection: float = 0.0
-    orm: float = 0.0
-    overlong: float = 0.0
-    steps: float = 0.0
-
-    @property
-    def total(self) -> float:
-        return self.correctness + self.reflection + self.orm + self.overlong + self.steps
-
-    def as_dict(self, prefix: str = "reward/") -> dict[str, float]:
-        """Every term and the total under ``prefix`` (for metrics logging)."""
-        return {prefix + name: value for name, value in {**asdict(self), "total": self.total}.items()}
-
-
-def shape_reward(correct: bool, reflect_status: int = 0, *, bonus_scale: float = 0.5,
-                 orm_score: float | None = None, orm_mean: float = 0.0, orm_std: float = 1.0,
-                 length: int | None = None, max_len: int | None = None, overlong_buffer: int | None = None,
-                 overlong_penalty_factor: float = 1.0, claim_share: float | None = None,
-                 step_scale: float = 0.0) -> RewardTerms:
-    """All reward terms of one trajectory.
-
-    The ORM term is on when ``orm_score`` is given (normalised by ``orm_mean``/``orm_std``,
-    e.g. the batch's); the overlong term is on when ``overlong_buffer`` is given (then
-    ``length`` and ``max_len`` are required); the verified-steps term is on when ``step_scale > 0``
-    (``claim_share`` from ``satori.claims.claim_share``, None for a response without claims).
-    """
-    overlong = 0.0
-    if overlong_buffer is not None:
-        if length is None or max_len is None:
-            raise ValueError("the overlong penalty needs the response length and max_len")
-        overlong = overlong_penalty(length, max_len, overlong_buffer, overlong_penalty_factor)
-    return RewardTerms(
-        correctness=correctness_reward(correct),
-        reflection=reflection_bonus(correct, reflect_status, bonus_scale),
-        orm=0.0 if orm_score is None else orm_bonus(orm_score, orm_mean, orm_std),
-        overlong=overlong,
-        steps=step_reward(claim_share, step_scale),
-    )

@@ -4,8 +4,7 @@ import math
 
 import pytest
 
-from satori.rewards import (RewardTerms, correctness_reward, orm_bonus, overlong_penalty, reflection_bonus,
-                            shape_reward, step_reward)
+from satori.rewards import correctness_reward, orm_bonus, overlong_penalty, reflection_bonus, step_reward
 
 
 @pytest.mark.parametrize("correct, expected", [(True, 0.0), (False, -1.0)])
@@ -55,35 +54,12 @@ def test_overlong_penalty_checks_its_buffer():
             overlong_penalty(90, 100, buffer)
 
 
-def test_shape_reward_matches_the_paper_formula():
-    # r = sigma(normalised ORM score) + (1[correct] - 1) + bonus_scale * c
-    for correct in (True, False):
-        for reflect_status in (-1, 0, 1):
-            terms = shape_reward(correct, reflect_status, orm_score=1.0, orm_mean=0.0, orm_std=1.0)
-            c = {(True, -1): 1, (False, 1): -1}.get((correct, reflect_status), 0)
-            paper = 1 / (1 + math.exp(-1.0)) + (int(correct) - 1) + 0.5 * c
-            assert terms.total == pytest.approx(paper)
-
-
-def test_shape_reward_terms_are_logged_separately():
-    terms = shape_reward(False, 1, bonus_scale=0.5, length=90, max_len=100, overlong_buffer=20)
-    assert terms == RewardTerms(correctness=-1.0, reflection=-0.5, orm=0.0, overlong=-0.5)
-    assert terms.as_dict() == {"reward/correctness": -1.0, "reward/reflection": -0.5, "reward/orm": 0.0,
-                               "reward/overlong": -0.5, "reward/steps": 0.0, "reward/total": -2.0}
-    assert shape_reward(True).total == 0.0
-    with pytest.raises(ValueError, match="length"):
-        shape_reward(True, overlong_buffer=20)
-
-
 @pytest.mark.parametrize("share, scale, expected", [
     (1.0, 1.0, 0.0), (0.0, 1.0, -1.0), (0.25, 2.0, -1.5), (None, 1.0, -1.0), (0.0, 0.0, 0.0)])
 def test_step_reward_table(share, scale, expected):
     assert step_reward(share, scale) == expected
 
 
-def test_step_term_adds_to_the_total_and_rejects_a_negative_scale():
-    terms = shape_reward(True, claim_share=0.5, step_scale=1.0)
-    assert terms.steps == -0.5 and terms.total == -0.5
-    assert shape_reward(True, claim_share=0.5).total == 0.0   # off by default
+def test_step_reward_rejects_a_negative_scale():
     with pytest.raises(ValueError, match="step_scale"):
         step_reward(0.5, -1.0)

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from satori.config import ConfigError, load_config
-from train.openrlhf.launch import (ENTRY_POINT, OPENRLHF_VERSION, Layout, build_command, check_flags,
-                                   openrlhf_parser, prepare, run_openrlhf)
+from train.algorithms.advantages import ADVANTAGE_ESTIMATORS
+from train.openrlhf.launch import (ENTRY_POINT, OPENRLHF_ESTIMATORS, OPENRLHF_VERSION, Layout, build_command,
+                                   check_flags, openrlhf_parser, prepare, run_openrlhf)
 from train.rl.config import RLConfig
 from train.rl.resources import ResourcesConfig
 
@@ -79,6 +80,25 @@ def test_variants_map_one_to_one(parser):
     assert (colocated["vllm.num_engines"], colocated["vllm.tensor_parallel_size"]) == (4, 2)
     assert _parsed(parser, _paper("algo.advantage=rloo", "algo.whiten_advantages=false",
                                   "rollout.samples_per_prompt=2"))["algo.advantage.estimator"] == "rloo"
+
+
+def test_openrlhf_estimators_are_the_registry_entries_naming_a_counterpart():
+    assert OPENRLHF_ESTIMATORS == {name: e.openrlhf for name, e in ADVANTAGE_ESTIMATORS.items() if e.openrlhf}
+    assert len(set(OPENRLHF_ESTIMATORS.values())) == len(OPENRLHF_ESTIMATORS)  # one to one
+    assert all(e.openrlhf or e.openrlhf_whitens is None for e in ADVANTAGE_ESTIMATORS.values())
+
+
+@pytest.mark.parametrize("name", list(ADVANTAGE_ESTIMATORS))
+def test_every_estimator_maps_to_an_openrlhf_choice_or_is_refused(parser, name):
+    """With its default whitening, an estimator with a counterpart becomes a flag value OpenRLHF's parser
+    accepts; one without is refused, the message listing exactly the mapped estimators."""
+    config = _paper(f"algo.advantage={name}", "rollout.samples_per_prompt=4")
+    counterpart = ADVANTAGE_ESTIMATORS[name].openrlhf
+    if counterpart is None:
+        with pytest.raises(ConfigError, match=f"key 'algo.advantage'.*use one of {', '.join(OPENRLHF_ESTIMATORS)}$"):
+            build_command(config, GPU, Layout(Path("runs/x")))
+    else:
+        assert _parsed(parser, config)["algo.advantage.estimator"] == counterpart
 
 
 @pytest.mark.parametrize("overrides, resources, key", [

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from satori.config import ConfigError, load_config
-from satori.rewards import shape_reward
 from train.algorithms.advantages import ADVANTAGE_ESTIMATORS
 from train.rl.batch import Sample, add_advantages, collate
-from train.rl.config import AlgoConfig, RLConfig
+from train.rl.config import AlgoConfig, RewardConfig, RLConfig
+from train.rl.reward import Graded, reward_terms
 
 # (reflect_status, correct) per sample, four per prompt: a plain problem half solved, a restart from an
 # incorrect prefix that one sample repairs, a restart from a correct prefix that one sample breaks,
@@ -22,9 +22,10 @@ GROUPS = [[(0, True), (0, False), (0, True), (0, False)],
 
 
 def advantages(name: str, bonus_scale: float, **algo) -> torch.Tensor:
-    """``(B, L-1)`` advantages of GROUPS through ``add_advantages``, with rewards from ``shape_reward``."""
+    """``(B, L-1)`` advantages of GROUPS through ``add_advantages``, with rewards from ``reward_terms``."""
+    reward = RewardConfig(bonus_scale=bonus_scale)
     samples = [Sample([3, 4], [5] * (2 + row % 3), [0.0] * (2 + row % 3),
-                      shape_reward(correct, status, bonus_scale=bonus_scale).total, group=group, reflect_status=status)
+                      reward_terms(Graded(correct, status), reward)["reward/total"], group=group, reflect_status=status)
                for group, outcomes in enumerate(GROUPS) for row, (status, correct) in enumerate(outcomes)]
     batch = collate(samples, pad_id=0)
     batch["logprobs_old"] = batch["rollout_logprobs"].clone()

@@ -15,22 +15,18 @@ Every estimator has the same signature::
 - Outputs ``(B, T)``, computed without gradient. ``returns`` are the critic targets for
   ``gae`` (advantages + values) and the discounted rewards-to-go for the critic-free estimators.
 
-The estimators: ``gae`` (critic, gamma, gae_lambda); ``grpo`` (sequence score minus group
-mean, over the batch's score std); ``grpo_no_std`` (minus group mean only); ``rloo`` (minus the
-mean of the other samples of the group); ``reinforce_pp`` (discounted rewards-to-go, whitened
-over the batch); ``reinforce_pp_baseline`` (group-mean score subtracted on the last token first);
-``raft`` (rejection-sampling fine-tuning: 1 on samples scoring at least ``RAFT_MIN_SCORE``, else 0).
-A sequence's score is the sum of its token rewards.
+A sequence's score is the sum of its token rewards; each estimator's own docstring says what it computes.
 
 ``grpo`` divides by the batch std, not the group's own (group mean, batch std, as in Lite PPO):
 a restart group holds two reward levels, so its own std would z-score the gap ``1 + bonus_scale``
 to the same advantages for every ``reward.bonus_scale``; a per-problem pool would not help either,
 as a restart's problem rarely has plain samples in the same step.
 
-``ADVANTAGE_ESTIMATORS`` maps each name to an ``Estimator``: the function and what it needs
-(a critic, groups of samples per prompt) and whether its advantages are whitened over the batch
-by default (``algo.whiten_advantages: null``): yes for ``gae`` and ``reinforce_pp``, no for the
-group estimators (an all-correct group keeps advantage 0) and ``raft`` (rejected samples keep 0).
+``ADVANTAGE_ESTIMATORS`` maps each name to an ``Estimator``, the one record of its properties:
+the function, what it needs, its whitening default (``algo.whiten_advantages: null``), whether a
+KL penalty may go in its reward, and its OpenRLHF counterpart (``train.openrlhf.launch``). The group
+estimators are not whitened by default (an all-correct group keeps advantage 0), nor is ``raft``
+(rejected samples keep 0).
 """
 
 from __future__ import annotations
@@ -178,24 +174,29 @@ def raft(rewards, mask, *, values=None, group_ids=None, gamma=1.0, gae_lambda=1.
 
 @dataclass(frozen=True)
 class Estimator:
-    """An advantage estimator and what it needs."""
+    """An advantage estimator and its properties."""
 
     compute: object                 # the estimator function (signature in the module docstring)
     needs_critic: bool = False      # critic values ``(B, T)``
     needs_groups: bool = False      # ``group_ids`` with two or more samples per prompt
     whiten_by_default: bool = False  # whiten its advantages over the batch unless told otherwise
+    reward_kl: bool = True          # a per-token KL penalty may go in the reward (``algo.kl_mode=reward``)
+    openrlhf: str | None = None     # OpenRLHF's ``--algo.advantage.estimator`` doing the same (None: none does)
+    openrlhf_whitens: bool | None = None  # whether OpenRLHF whitens them (None: about the same either way)
 
 
 ADVANTAGE_ESTIMATORS = {
-    "gae": Estimator(gae, needs_critic=True, whiten_by_default=True),
+    "gae": Estimator(gae, needs_critic=True, whiten_by_default=True, openrlhf="gae", openrlhf_whitens=True),
+    # OpenRLHF's group_norm divides by each group's own std, which cancels the restart bonus
     "grpo": Estimator(grpo, needs_groups=True),
-    "grpo_no_std": Estimator(grpo_no_std, needs_groups=True),
-    "rloo": Estimator(rloo, needs_groups=True),
-    "reinforce_pp": Estimator(reinforce_pp, whiten_by_default=True),
-    "reinforce_pp_baseline": Estimator(reinforce_pp_baseline, needs_groups=True),
-    "raft": Estimator(raft),
+    "grpo_no_std": Estimator(grpo_no_std, needs_groups=True, openrlhf="dr_grpo", openrlhf_whitens=False),
+    "rloo": Estimator(rloo, needs_groups=True, openrlhf="rloo", openrlhf_whitens=False),
+    # both whiten their own rewards-to-go, so OpenRLHF's whitening them again changes next to nothing
+    "reinforce_pp": Estimator(reinforce_pp, whiten_by_default=True, openrlhf="reinforce"),
+    "reinforce_pp_baseline": Estimator(reinforce_pp_baseline, needs_groups=True, openrlhf="reinforce_baseline"),
+    # a KL penalty in the reward would push correct samples below RAFT_MIN_SCORE
+    "raft": Estimator(raft, reward_kl=False),
 }
-
 
 def compute_advantages(name: str, rewards: torch.Tensor, mask: torch.Tensor, *, values=None, group_ids=None,
                        gamma: float = 1.0, gae_lambda: float = 1.0, whiten: bool = False):

@@ -18,8 +18,9 @@ silently dropped):
 - ``algo.mini_batches`` -> ``--train.batch_size`` (samples per optimizer step), ``ppo_epochs``
   -> ``--train.max_epochs``, ``warmup_steps`` -> ``--{actor,critic}.lr_warmup_ratio`` with a
   constant schedule after warmup;
-- advantages: ``ADVANTAGE_ESTIMATORS`` (not ``grpo`` or ``raft``); OpenRLHF whitens GAE advantages and
-  never whitens the group estimators, so ``algo.whiten_advantages`` must agree (its default does);
+- advantages: ``OPENRLHF_ESTIMATORS``, the estimators whose registry entry names an OpenRLHF
+  counterpart (``Estimator.openrlhf`` in ``train.algorithms.advantages``); ``algo.whiten_advantages``
+  must agree with OpenRLHF's whitening (``Estimator.openrlhf_whitens``; the default does);
   no dynamic sampling (``rollout.filter_groups``);
 - resources: ``ray.learners`` learner GPUs (actor; critic and reference model get as many),
   ``rollout.num_workers`` vLLM engines of ``resources.gpus_per_engine`` GPUs,
@@ -45,6 +46,7 @@ from datetime import datetime
 from pathlib import Path
 
 from satori.config import ConfigError, require
+from train.algorithms.advantages import ADVANTAGE_ESTIMATORS
 from train.openrlhf.export import LABEL_KEY, PROMPT_KEY
 from train.rl.config import RLConfig
 from train.rl.resources import ResourcesConfig
@@ -53,12 +55,8 @@ OPENRLHF_VERSION = "0.11.2"
 ENTRY_POINT = "openrlhf.cli.train_ppo_ray"
 REWARD_FILE = Path(__file__).with_name("reward_func.py")
 
-# no grpo: OpenRLHF's group_norm divides by each group's own std, which cancels the restart bonus (satori's
-# grpo divides by the batch std); no raft either
-ADVANTAGE_ESTIMATORS = {"gae": "gae", "grpo_no_std": "dr_grpo", "rloo": "rloo",
-                        "reinforce_pp": "reinforce", "reinforce_pp_baseline": "reinforce_baseline"}
-# whether OpenRLHF whitens the advantages of each estimator over the batch (REINFORCE++ already does)
-OPENRLHF_WHITENS = {"gae": True, "grpo_no_std": False, "rloo": False}
+# satori's estimator name -> OpenRLHF's, from the registry
+OPENRLHF_ESTIMATORS = {name: e.openrlhf for name, e in ADVANTAGE_ESTIMATORS.items() if e.openrlhf is not None}
 LOSS_AGGREGATIONS = {"token_mean": "token-mean", "seq_mean_token_mean": "seq-mean-token-mean"}
 
 
@@ -100,12 +98,12 @@ def check_supported(config: RLConfig, resources: ResourcesConfig) -> None:
             "OpenRLHF trains DeepSpeed bf16 with fp32 master weights: set model.precision=bf16-mixed")
     require(algo.loss_agg in LOSS_AGGREGATIONS, "algo.loss_agg",
             f"OpenRLHF aggregates the loss as one of {', '.join(LOSS_AGGREGATIONS)}")
-    require(algo.advantage in ADVANTAGE_ESTIMATORS, "algo.advantage",
+    require(algo.advantage in OPENRLHF_ESTIMATORS, "algo.advantage",
             f"OpenRLHF has no estimator matching satori's {algo.advantage}: "
-            f"use one of {', '.join(ADVANTAGE_ESTIMATORS)}")
+            f"use one of {', '.join(OPENRLHF_ESTIMATORS)}")
     require(not config.rollout.filter_groups, "rollout.filter_groups",
             "OpenRLHF filters groups by a mean-reward range, not by equal rewards; set rollout.filter_groups=false")
-    whitens = OPENRLHF_WHITENS.get(algo.advantage)
+    whitens = ADVANTAGE_ESTIMATORS[algo.advantage].openrlhf_whitens
     require(whitens is None or whitens == algo.whiten, "algo.whiten_advantages",
             f"OpenRLHF {'always' if whitens else 'never'} whitens {algo.advantage} advantages: "
             f"set algo.whiten_advantages={str(whitens).lower()}")
@@ -146,7 +144,7 @@ def build_command(config: RLConfig, resources: ResourcesConfig, layout: Layout) 
         "rollout.top_p": rollout.top_p, "rollout.micro_batch_size": algo.micro_batch_size,
         "train.batch_size": samples // algo.mini_batches, "train.micro_batch_size": algo.micro_batch_size,
         "train.max_epochs": algo.ppo_epochs,
-        "algo.advantage.estimator": ADVANTAGE_ESTIMATORS[algo.advantage],
+        "algo.advantage.estimator": OPENRLHF_ESTIMATORS[algo.advantage],
         "algo.advantage.gamma": algo.gamma, "algo.advantage.lambd": algo.gae_lambda,
         "algo.kl.init_coef": algo.kl_coef, "algo.kl.estimator": algo.kl_estimator,
         "actor.eps_clip_low_high": (algo.clip_eps_low, algo.clip_eps_high),
@@ -323,5 +321,5 @@ def run_openrlhf(config: RLConfig, dry_run: bool = False) -> int:
     return subprocess.run(argv, env=env, check=False).returncode
 
 
-__all__ = ["ADVANTAGE_ESTIMATORS", "ENTRY_POINT", "Layout", "OPENRLHF_VERSION", "build_command", "check_flags",
+__all__ = ["ENTRY_POINT", "Layout", "OPENRLHF_ESTIMATORS", "OPENRLHF_VERSION", "build_command", "check_flags",
            "check_supported", "openrlhf_parser", "prepare", "run_openrlhf", "write_reward_files"]

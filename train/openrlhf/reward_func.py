@@ -14,7 +14,7 @@ A standalone file: OpenRLHF (0.11.2) loads it by path in each vLLM engine actor
 
 The response is graded by satori's verifier (worker processes killed after
 ``verify_timeout`` seconds: status ``timeout``, never a hang) and shaped by
-``satori.rewards.shape_reward``: 0 when correct, -1 otherwise (wrong, no answer, timeout),
+``train.rl.reward.reward_terms``: 0 when correct, -1 otherwise (wrong, no answer, timeout),
 plus ``+bonus_scale`` for a restart from an incorrect prefix that ends correct and
 ``-bonus_scale`` for a restart from a correct prefix that ends incorrect. A restart is graded
 as the whole trajectory, prefix + response, as satori's own PPO loop does: confirming a correct
@@ -25,7 +25,7 @@ prefix keeps it correct, a wrong answer in the prefix stands until the response 
 
 Settings come from ``reward_settings.json`` beside this file (written by the launcher):
 ``bonus_scale``, ``verify_timeout``, ``verifier_processes``. The machines running OpenRLHF's
-vLLM engines need satori installed (``pip install satori``) for the verifier.
+vLLM engines need satori installed (``pip install satori``) for the verifier and the reward terms.
 """
 
 from __future__ import annotations
@@ -70,7 +70,8 @@ def reward_func(queries: list[str], prompts: list[str], labels: list[str]) -> di
     import torch
 
     from satori.grading import verify_batch
-    from satori.rewards import shape_reward
+    from train.rl.config import RewardConfig
+    from train.rl.reward import Graded, reward_terms
 
     config = settings()
     golds, statuses, prefixes = zip(*(parse_label(label) for label in labels)) if labels else ((), (), ())
@@ -78,12 +79,13 @@ def reward_func(queries: list[str], prompts: list[str], labels: list[str]) -> di
     verdicts = verify_batch(list(zip(trajectories, golds)), workers=int(config["verifier_processes"]),
                             timeout=float(config["verify_timeout"]))
     correct = [v.status == "correct" for v in verdicts]
-    terms = [shape_reward(ok, status, bonus_scale=float(config["bonus_scale"])) for ok, status in zip(correct, statuses)]
+    reward = RewardConfig(bonus_scale=float(config["bonus_scale"]))  # OpenRLHF adds its own overlong penalty
+    terms = [reward_terms(Graded(ok, status), reward) for ok, status in zip(correct, statuses)]
     n = max(len(terms), 1)
     return {
-        "rewards": torch.tensor([t.total for t in terms], dtype=torch.float32),
+        "rewards": torch.tensor([t["reward/total"] for t in terms], dtype=torch.float32),
         "scores": torch.tensor([float(ok) for ok in correct], dtype=torch.float32),
         "extra_logs": {"accuracy": sum(correct) / n,
-                       "reflection_bonus": sum(t.reflection for t in terms) / n,
+                       "reflection_bonus": sum(t["reward/reflection"] for t in terms) / n,
                        "verify_timeout": sum(v.status == "timeout" for v in verdicts) / n},
     }

@@ -82,7 +82,7 @@ class AlgoConfig:
     advantage: str = "gae"          # a name in train.algorithms.advantages.ADVANTAGE_ESTIMATORS
     gamma: float = 1.0
     gae_lambda: float = 0.95
-    whiten_advantages: bool | None = None   # None: the estimator's default (gae, reinforce_pp yes; others no)
+    whiten_advantages: bool | None = None   # None: the estimator's default (``Estimator.whiten_by_default``)
     clip_eps_low: float = 0.2
     clip_eps_high: float = 0.2
     dual_clip: float | None = None
@@ -140,12 +140,13 @@ class RLConfig:
         algo, rollout, rae = self.algo, self.rollout, self.rae
         require(algo.advantage in ADVANTAGE_ESTIMATORS, "algo.advantage",
                 f"{algo.advantage!r} is not one of {', '.join(ADVANTAGE_ESTIMATORS)}")
-        require(not ADVANTAGE_ESTIMATORS[algo.advantage].needs_groups or rollout.samples_per_prompt > 1,
+        estimator = ADVANTAGE_ESTIMATORS[algo.advantage]
+        require(not estimator.needs_groups or rollout.samples_per_prompt > 1,
                 "rollout.samples_per_prompt",
                 f"advantage {algo.advantage!r} compares samples of the same prompt; set samples_per_prompt >= 2")
-        require(not (algo.advantage == "raft" and algo.kl_coef > 0 and algo.kl_mode == "reward"), "algo.kl_mode",
-                "raft keeps samples scoring at least the correct level, which a KL penalty in the reward would "
-                "push below; set algo.kl_mode=loss (or algo.kl_coef=0)")
+        require(estimator.reward_kl or not (algo.kl_coef > 0 and algo.kl_mode == "reward"), "algo.kl_mode",
+                f"{algo.advantage} keeps samples scoring at least the correct level, which a KL penalty in the reward "
+                "would push below; set algo.kl_mode=loss (or algo.kl_coef=0)")
         require(not rollout.filter_groups or rollout.samples_per_prompt > 1, "rollout.filter_groups",
                 "filtering drops groups whose samples all got the same reward, which a single sample always is; "
                 "set samples_per_prompt >= 2")

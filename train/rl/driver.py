@@ -33,7 +33,6 @@ from satori.claims import claim_share, claim_token_marks, find_claims
 from satori.config import format_config, save_config, to_dict
 from satori.problems import Problem
 from satori.prompts import encode_prompt
-from satori.rewards import shape_reward
 from satori.tokenization import ActionKeepingDecoder
 from satori.tracking import MetricsTracker
 from train.rl.batch import Sample, add_advantages, collate, select_groups, varied
@@ -42,6 +41,7 @@ from train.rl.credit import centred_credit
 from train.rl.problem_sets import load_problem_set
 from train.rl.rae import RestartBuffer, RolloutPrompt, offline_problems, shorten_to_fit
 from train.rl.resources import place
+from train.rl.reward import Graded, reward_terms
 from train.rl.workers import RewardWorker, RolloutWorker, learner_actor, rendezvous_address
 from train.checkpoint import TRAINING_STATE_FILE, latest_checkpoint, prune_checkpoints, write_dir_atomically
 
@@ -300,16 +300,12 @@ class PPOTrainer:
         groups: list[list[Sample]] = [[] for _ in prompts]
         for index, ((prompt, completion), verdict) in enumerate(zip(flat, verdicts)):
             correct = verdict["status"] == "correct"
-            terms = shape_reward(correct, prompt.reflect_status, bonus_scale=reward.bonus_scale,
-                                 length=len(completion["token_ids"]), max_len=rollout.max_new_tokens,
-                                 overlong_buffer=reward.overlong_buffer,
-                                 overlong_penalty_factor=reward.overlong_penalty,
-                                 claim_share=claim_share(claims[index]),
-                                 step_scale=reward.step_scale)
+            terms = reward_terms(Graded(correct, prompt.reflect_status, len(completion["token_ids"]),
+                                        rollout.max_new_tokens, claim_share(claims[index])), reward)
             group = index // rollout.samples_per_prompt
             groups[group].append(Sample(completion["prompt_ids"], completion["token_ids"], completion["logprobs"],
-                                        terms.total, group=group, reflect_status=prompt.reflect_status))
-            _add(stats, terms.as_dict())
+                                        terms["reward/total"], group=group, reflect_status=prompt.reflect_status))
+            _add(stats, terms)
             _add(stats, {f"rollout/status_{verdict['status']}": 1.0, "rollout/accuracy": float(correct),
                          "rollout/response_length": len(completion["token_ids"]),
                          "rollout/truncated": float(completion["finish_reason"] == "length")})

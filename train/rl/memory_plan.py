@@ -51,7 +51,6 @@ def plan_rows(config: Any, model_config: Any) -> list[PlanRow]:
     """Per-device memory items of ``config`` (an ``RLConfig``) for the architecture ``model_config``."""
     import torch
 
-    from train.algorithms.advantages import ADVANTAGE_ESTIMATORS
     from train.precision import compute_dtype, param_dtype
 
     precision = config.model.precision
@@ -64,7 +63,7 @@ def plan_rows(config: Any, model_config: Any) -> list[PlanRow]:
                     params * weight_bytes / GIB),
             PlanRow("learner", "actor gradients", params * weight_bytes / GIB),
             PlanRow("learner", "actor AdamW moments (2 per weight)", 2 * params * weight_bytes / GIB)]
-    if ADVANTAGE_ESTIMATORS[config.algo.advantage].needs_critic:
+    if config.uses_critic:
         critic = params - head + hidden + 1        # the backbone and a value head
         rows += [PlanRow("learner", f"critic weights, gradients, AdamW moments ({critic / 1e9:.2f}B params)",
                          4 * critic * weight_bytes / GIB)]
