@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from data_synthesis.families import MISTAKE_KINDS, Step, problem_state, solve_steps
-from data_synthesis.expr import format_number, value
+from data_synthesis.expr import format_number, render, value
 from satori.coat import ACTION_TOKENS
 from satori.latex import last_boxed
 from satori.problems import Problem
@@ -160,7 +160,12 @@ class ScriptedGenerator(Generator):
 
 
 class ScriptedCritic(Critic):
-    """Re-checks each structured step with sympy; the first failing one is named in the reflection."""
+    """Re-checks a solution by recomputing each step's claim in order, as the reflection then reads.
+
+    ``Check: 9 - 7 = 2, 1 + 2 = 3, not -7.`` names the first wrong step through a computation the
+    model can redo itself (a check that only restates the answer teaches copying), and a correct
+    solution's check recomputes every claim before ``Correct.``.
+    """
 
     def critique(self, problems: list[Problem], attempts: list[Attempt]) -> list[Critique]:
         return [self._one(p, a) for p, a in zip(problems, attempts)]
@@ -169,18 +174,20 @@ class ScriptedCritic(Critic):
         family, _ = problem_state(problem)
         if family is None or attempt.trace is None:
             return Critique(None, "", error="the scripted critic needs a scripted attempt on a procedural problem")
+        checked = []
         for index, step in enumerate(attempt.trace):
             claim_holds = value(step.claim) == value(step.result)
             if claim_holds and family.equivalent(step.before, step.after):
+                checked.append(step.claim_text())
                 continue
             right = family.step(step.before)
             if right.path != step.path:
-                reflection = f"Wait, {step.claim_text()} is wrong here: {right.claim_text()} comes first."
+                verdict = f"{step.claim_text()} is wrong here: {right.claim_text()} comes first"
             elif not claim_holds:
-                reflection = f"Wait, {step.claim_text()} is wrong: {right.claim_text()}."
+                verdict = f"{right.claim_text()}, not {render(step.result)}"
             else:
-                reflection = f"Wait, {step.claim_text()} is wrong: it should be {right.claim_text()}."
-            return Critique(index, reflection)
+                verdict = f"{step.claim_text()} is wrong: it should be {right.claim_text()}"
+            return Critique(index, recheck([*checked, verdict]))
         return Critique(None, "All steps check out.")
 
     def verification(self, problems: list[Problem], attempts: list[Attempt]) -> list[Critique]:
@@ -190,8 +197,13 @@ class ScriptedCritic(Critic):
             if family is None or attempt.trace is None:
                 out.append(Critique(None, "", error="the scripted critic needs a scripted attempt"))
             else:
-                out.append(Critique(None, family.check_text(attempt.trace)))
+                out.append(Critique(None, recheck([s.claim_text() for s in attempt.trace], "Correct.")))
         return out
+
+
+def recheck(parts: list[str], verdict: str = "") -> str:
+    """``Check: PART, PART.`` followed by ``verdict`` when given."""
+    return " ".join(filter(None, [f"Check: {', '.join(parts)}.", verdict]))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
+from sympy import Integer
 
 from data_synthesis.agents import Request, ScriptedCritic, ScriptedGenerator, clean_text, split_steps
-from data_synthesis.expr import Num, Op
+from data_synthesis.expr import Equation, Num, Op, render
 from data_synthesis.families import FAMILIES, generate_problems, make_problem
 
 
@@ -24,7 +27,9 @@ def test_critic_finds_the_injected_mistake(family, kind):
     for (problem, attempt), critique in zip(pairs, critiques):
         injected = next(i for i, s in enumerate(attempt.trace) if s.mistake == kind)
         assert critique.wrong_step == injected
-        assert attempt.trace[injected].claim_text() in critique.reflection
+        wrong = attempt.trace[injected]
+        named = wrong.claim_text() in critique.reflection or critique.reflection.endswith(f", not {render(wrong.result)}.")
+        assert named, critique.reflection
         assert attempt.answer != problem.gold
 
 
@@ -44,7 +49,7 @@ def test_mistake_kinds_look_like_their_names():
     attempt.trace[0] = precedence
     critique = ScriptedCritic().critique([problem], [attempt])[0]
     assert critique.wrong_step == 0
-    assert critique.reflection == "Wait, 8 + 3 = 11 is wrong here: 3 * 4 = 12 comes first."
+    assert critique.reflection == "Check: 8 + 3 = 11 is wrong here: 3 * 4 = 12 comes first."
     denominator = FAMILIES["fractions"].mistake(Op("+", Num(3, 4), Num(5, 6)), "denominator", rng)
     assert denominator.text == "3/4 + 5/6 = 8/10."
 
@@ -56,7 +61,21 @@ def test_correct_attempts_pass_the_critic_and_verify_text():
     critic = ScriptedCritic()
     assert all(c.wrong_step is None for c in critic.critique(problems, attempts))
     checks = critic.verification(problems, attempts)
-    assert all(c.reflection.startswith("Check: ") and c.reflection.endswith("Correct.") for c in checks)
+    assert all(c.reflection == f"Check: {', '.join(s.claim_text() for s in a.trace)}. Correct."
+               for a, c in zip(attempts, checks))
+
+
+def test_the_critic_recomputes_claims_up_to_the_first_wrong_one():
+    problem = make_problem("arith", Op("+", Num(1), Op("-", Num(9), Num(7))), 0)
+    attempt = ScriptedGenerator().generate([Request(problem, seed=0, want_mistake=False)])[0]
+    slip = FAMILIES["arith"].mistake(attempt.trace[1].before, "slip", random.Random(0))
+    attempt.trace[1] = slip
+    critique = ScriptedCritic().critique([problem], [attempt])[0]
+    assert critique.wrong_step == 1
+    assert critique.reflection == f"Check: 9 - 7 = 2, 1 + 2 = 3, not {slip.result.num}."
+    linear = make_problem("linear", Equation(Integer(2), Integer(4), Integer(0), Integer(10)), 0)   # 2x + 4 = 10
+    solved = ScriptedGenerator(mistake_rate=0.0).generate([Request(linear, seed=0)])
+    assert ScriptedCritic().verification([linear], solved)[0].reflection == "Check: 10 - 4 = 6, 6 / 2 = 3. Correct."
 
 
 def test_mistake_rate_and_refinement():
