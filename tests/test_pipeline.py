@@ -10,8 +10,8 @@ from pathlib import Path
 QUICKSTART = Path(__file__).resolve().parents[1] / "configs" / "quickstart.yaml"
 TINY_BUDGET = [
     "synth.source.procedural.n=90",
-    "sft.train.max_steps=12", "sft.eval.num_generations=6", "sft.data.val_size=6", "sft.checkpoint.every=6",
-    "rl.total_steps=2", "rl.eval_every=2", "rl.checkpoint_every=1", "rl.data.train_size=40", "rl.data.eval_size=6",
+    "sft.max_steps=12", "sft.eval.num_generations=6", "sft.data.val_size=6", "sft.checkpoint_every=6",
+    "rl.max_steps=2", "rl.eval_every=2", "rl.checkpoint_every=1", "rl.data.train_size=40", "rl.data.eval_size=6",
     "rl.rollout.prompts_per_step=4", "rl.rollout.samples_per_prompt=2", "rl.rollout.max_new_tokens=32",
     "rl.rae.offline_problems=4", "rl.threads=1",
     "distill.problems=8", "distill.samples_per_problem=2", "distill.max_new_tokens=32",

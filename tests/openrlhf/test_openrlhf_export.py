@@ -17,7 +17,7 @@ from train.rl.rae import offline_problems
 from train.rl.config import RLConfig
 from train.rl.problem_sets import load_problem_set
 
-OVERRIDES = ["data.train_size=12", "data.eval_size=4", "total_steps=3", "rollout.prompts_per_step=8",
+OVERRIDES = ["data.train_size=12", "data.eval_size=4", "max_steps=3", "rollout.prompts_per_step=8",
              "rae.offline_problems=6", "rae.offline_samples=2", "rae.restart_ratio=0.25", "rae.online=false",
              "rae.max_backtrack=2", "data.max_prompt_len=200", "reward.verify_timeout=10"]
 
@@ -51,7 +51,7 @@ def exported(config, tiny_tokenizer, tmp_path_factory):
 
 def test_training_rows_are_the_run_with_both_kinds_of_restarts(config, exported):
     summary, rows, _, train = exported
-    assert summary.rows == len(rows) == config.total_steps * config.rollout.prompts_per_step == 24
+    assert summary.rows == len(rows) == config.max_steps * config.rollout.prompts_per_step == 24
     statuses = [row["reflect_status"] for row in rows]
     # pool: 12 plain problems + round(12 * 0.25 / 0.75) = 4 balanced restarts; 24 rows = one pass + 8 more
     assert statuses.count(-1) == summary.restarts[-1] >= 2 and statuses.count(1) == summary.restarts[1] >= 2

@@ -43,7 +43,8 @@ def test_linear_and_constant_schedules():
     (["model.tiny.num_heads=4", "model.tiny.hidden_size=64"], "model.tiny.num_heads"),
     (["model.source=some/folder", "model.tiny.hidden_size=64"], "model.tiny"),
     (["data.max_length=4096"], "data.max_length"),
-    (["checkpoint.every=0"], "checkpoint.every"),
+    (["checkpoint_every=-1"], "checkpoint_every"),
+    (["checkpoint.every=5"], "key 'checkpoint.every' was renamed: use checkpoint_every"),
     (["tracking.log_every=0"], "tracking.log_every"),
     (["train.lr=1e-3"], "unknown key 'train.lr'"),
 ])

@@ -31,7 +31,7 @@ def test_smollm2_gguf_sft_then_transformers_and_vllm_agree(tmp_path):
     config = load_config(SFTConfig, None, [
         f"run_dir={tmp_path / 'run'}", "model.source=smollm2-135m-gguf", f"data.path={demos}",
         "data.template=chat", "data.max_length=256", "data.val_size=2", "data.packing=true", "train.batch_size=2",
-        "train.max_steps=2", "optim.lr=1e-5", "eval.num_generations=0", "checkpoint.every=2",
+        "max_steps=2", "optim.lr=1e-5", "eval.num_generations=0", "checkpoint_every=2",
         "tracking.tensorboard=false"])
     trainer = SFTTrainer(config, progress=False)
     assert trainer.meta["added_tokens"] == list(ACTION_TOKENS)

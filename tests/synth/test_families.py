@@ -329,7 +329,7 @@ def test_scripted_synthesis_on_word_problems(tmp_path):
 
     families, levels = parse_procedural_spec("procedural:word:0,1")
     config = load_config(SynthConfig, None, [
-        f"output_dir={tmp_path}", f"source.procedural.families={json.dumps(families)}",
+        f"run_dir={tmp_path}", f"source.procedural.families={json.dumps(families)}",
         f"source.procedural.difficulties={levels}", "source.procedural.n=60", "progress=false", "max_rounds=2",
         "agents.verifier_workers=1", "agents.verifier_warm_up=false"])
     stats = synthesize(config)

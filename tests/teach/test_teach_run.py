@@ -23,7 +23,7 @@ TINY = ["model.tiny.teacher_steps=3", "model.tiny.student_steps=3", "model.tiny.
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, ray_local):
     path = tmp_path_factory.mktemp("teach")
-    assert main(["teach", "configs/teach_tiny.yaml", f"run_dir={path}", "total_steps=2", *TINY]) == 0
+    assert main(["teach", "configs/teach_tiny.yaml", f"run_dir={path}", "max_steps=2", *TINY]) == 0
     return path
 
 
