@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
-# find_spec, not importorskip: collecting this file for `-m "not slow"` should not import vLLM
-pytestmark = [pytest.mark.slow,  # starts vLLM
-              pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="needs vLLM (the cpu or gpu extra)")]
+pytest.importorskip("vllm")
 
 from satori.cli import main  # noqa: E402
 
