@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_warmup_then_cosine_decay_to_floor():
-    values = [lr_factor(s, total_steps=12, warmup_steps=2, schedule="cosine", min_lr_ratio=0.1) for s in range(13)]
+    values = [lr_factor(s, max_steps=12, warmup_steps=2, schedule="cosine", min_lr_ratio=0.1) for s in range(13)]
     assert values[:2] == [0.5, 1.0]
     assert values[2] == pytest.approx(1.0)
     assert values[7] == pytest.approx(0.1 + 0.9 * 0.5)  # halfway through the decay
