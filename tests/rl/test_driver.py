@@ -19,6 +19,8 @@ from satori.config import load_config
 from satori.engines.base import SamplingParams
 from train.rl.config import RLConfig
 
+pytestmark = pytest.mark.slow  # PPO on a local Ray instance, CLI subprocesses
+
 SMALL = ["rollout.prompts_per_step=6", "rollout.samples_per_prompt=2", "rollout.max_new_tokens=12",
          "data.train=procedural:arith", "data.eval=procedural:arith", "data.train_size=30", "data.eval_size=6",
          "rae.offline_problems=6", "algo.mini_batches=2", "algo.actor_lr=1e-4", "algo.critic_lr=1e-4",

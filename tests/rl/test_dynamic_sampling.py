@@ -32,6 +32,7 @@ def test_filter_groups_needs_two_samples_per_prompt():
                                      "algo.advantage=gae"])
 
 
+@pytest.mark.slow
 def test_driver_refills_to_varied_groups_logs_it_and_resumes_at_the_same_prompt(tmp_path, tiny_policy_dir):
     import ray
 

@@ -6,10 +6,14 @@ actor, the learner updates the weights, the driver syncs them into the running e
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 import torch
 
-pytest.importorskip("vllm")
+# find_spec, not importorskip: collecting this file for `-m "not slow"` should not import vLLM
+pytestmark = [pytest.mark.slow,  # starts Ray and vLLM
+              pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="needs vLLM (the cpu or gpu extra)")]
 
 from satori.engines.base import SamplingParams  # noqa: E402
 from satori.tracking import read_metrics  # noqa: E402

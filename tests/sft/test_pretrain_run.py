@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from satori.config import load_config
 from satori.tracking import read_metrics
 from train.pretrain import PretrainConfig, PretrainTrainer
 from train.sft.config import SFTConfig
 from train.sft.trainer import SFTTrainer
+
+pytestmark = pytest.mark.slow  # pretrain and SFT training loops
 
 TINY = ["corpus.problems=20", "corpus.difficulties=[0]", "corpus.table_max=3", "model.tiny.vocab_size=400",
         "model.tiny.hidden_size=64", "model.tiny.num_heads=2", "data.max_length=128", "data.val_size=8",

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -17,6 +18,8 @@ from satori.tracking import read_metrics
 from train.checkpoint import latest_checkpoint
 
 from sft_demos import write_demos
+
+pytestmark = pytest.mark.slow  # CLI subprocesses training SFT
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,6 +12,8 @@ from satori.tracking import read_metrics
 from train.sft.config import SFTConfig
 from train.sft.trainer import SFTTrainer
 
+pytestmark = pytest.mark.slow  # SFT training loops
+
 TINY = ["model.tiny.vocab_size=400", "model.tiny.hidden_size=64", "model.tiny.num_heads=1",
         "data.max_length=160", "data.val_size=4", "train.batch_size=4", "optim.lr=3e-3",
         "eval.num_generations=4", "eval.max_new_tokens=24", "tracking.tensorboard=false", "checkpoint_every=100"]

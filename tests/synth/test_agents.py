@@ -78,6 +78,7 @@ def test_the_critic_recomputes_claims_up_to_the_first_wrong_one():
     assert ScriptedCritic().verification([linear], solved)[0].reflection == "Check: 10 - 4 = 6, 6 / 2 = 3. Correct."
 
 
+@pytest.mark.slow
 def test_mistake_rate_and_refinement():
     problems = generate_problems("arith", 400, seed=1, difficulty=2)
     generator = ScriptedGenerator(mistake_rate=0.3)

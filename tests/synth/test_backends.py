@@ -43,6 +43,7 @@ def greedy_text(backend: TextBackend, prompts: list[str], tokens: int = 12) -> l
     return [r.text for r in backend.complete(prompts, tokens, 0.0, [0] * len(prompts))]
 
 
+@pytest.mark.slow
 def test_transformers_backend_runs_the_llm_roles(hf_backend, pool, tmp_path):
     problems = [Problem(f"p{i}", f"What is {i} + {i}?", str(2 * i), source="t") for i in range(2)]
     config = load_config(SynthConfig, None, [f"run_dir={tmp_path}", "progress=false", "max_rounds=2",
@@ -57,6 +58,7 @@ def test_transformers_backend_runs_the_llm_roles(hf_backend, pool, tmp_path):
     assert hf_backend.usage.requests >= 2 and hf_backend.usage.completion_tokens > 0
 
 
+@pytest.mark.slow
 def test_vllm_backend_matches_transformers(tiny_model, tiny_tokenizer, hf_backend, tmp_path_factory):
     pytest.importorskip("vllm")
     folder = tmp_path_factory.mktemp("tiny-vllm")
@@ -160,6 +162,7 @@ def test_openai_backend_key_handling(server, monkeypatch):
     assert reply.error.startswith("HTTP 401") and reply.attempts == 1       # not retried
 
 
+@pytest.mark.slow
 def test_cli_run_over_http_records_the_failed_request(server, monkeypatch, tmp_path):
     monkeypatch.setenv("SYNTH_TEST_KEY", "test-key")
     problems = tmp_path / "problems.jsonl"

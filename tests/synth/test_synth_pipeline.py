@@ -70,6 +70,7 @@ def test_demo_lengths_suit_a_tiny_model(procedural_run):
     assert sum(short) / len(short) < 260
 
 
+@pytest.mark.slow
 def test_bad_problem_rows_are_reported_with_file_and_line(tmp_path):
     path = tmp_path / "problems.jsonl"
     good = generate_problems("linear", 2, seed=0)

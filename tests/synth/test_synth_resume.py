@@ -10,6 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # CLI subprocesses
+
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "configs" / "synth_procedural.yaml"
 

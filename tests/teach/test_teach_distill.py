@@ -48,6 +48,7 @@ def test_plain_rows_hold_reasoning_then_solution(problems):
     assert rows[0]["coat"] == f"<think>{text}</think><solution>{problems[0].solution}</solution>"
 
 
+@pytest.mark.slow
 def test_sft_trains_on_distilled_rows_unchanged(tmp_path, problems):
     from train.sft.config import SFTConfig
     from train.sft.trainer import run_sft
