@@ -125,7 +125,7 @@ class RLConfig:
     checkpoint_every: int = 10      # 0: checkpoint only at the end
     keep_checkpoints: int = 2
     resume: bool = True
-    threads: int = 2                # torch threads per process
+    threads: int = 2                # torch threads per process; rollout workers split them (rollout_threads)
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
@@ -188,6 +188,14 @@ class RLConfig:
     def rollout_dtype(self) -> str:
         """The rollout engines' dtype: ``rollout.dtype``, or the learner's compute dtype."""
         return self.rollout.dtype or compute_dtype(self.model.precision)
+
+    @property
+    def rollout_threads(self) -> int:
+        """Torch threads of each rollout worker: ``threads`` split over ``rollout.num_workers`` (at least 1).
+        On CPU, single-threaded workers side by side decode faster than one worker on all threads: a
+        small model's decode step is many tiny kernels, and threads wait at each one for a thread the
+        scheduler has taken away."""
+        return max(1, self.threads // self.rollout.num_workers)
 
     @property
     def uses_critic(self) -> bool:
