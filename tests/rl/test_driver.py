@@ -147,15 +147,16 @@ def test_rollout_engines_take_the_learner_dtype_unless_set(tiny_policy_dir):
     assert vllm[0]["seed"] != vllm[1]["seed"]
 
 
-def test_rollout_workers_given_the_same_prompt_and_seed_draw_different_samples(tmp_path, tiny_policy_dir):
+def test_rollout_workers_split_the_threads_and_draw_different_samples_from_one_seed(tmp_path, tiny_policy_dir):
     import ray
 
     from train.rl.driver import PPOTrainer
 
     config = load_config(RLConfig, None, [f"run_dir={tmp_path}", f"model.policy={tiny_policy_dir}", *SMALL,
-                                          "rae.enabled=false", "rollout.num_workers=2"])
+                                          "rae.enabled=false", "rollout.num_workers=2", "threads=2"])
     trainer = PPOTrainer(config)
     try:
+        assert ray.get([worker.torch_threads.remote() for worker in trainer.rollout_workers]) == [1, 1]
         params = {"max_new_tokens": 12, "temperature": 1.0, "n": 2, "seed": 1}
         first = trainer.generate([[5, 6, 7]] * 2, params)  # prompt 0 on worker 0, prompt 1 on worker 1
         samples = [[c["token_ids"] for c in group] for group in first]

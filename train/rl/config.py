@@ -120,7 +120,8 @@ class RayConfig:
 @dataclass
 class RLConfig(TrainingRunConfig):
     """The run-level keys are :class:`satori.run_config.TrainingRunConfig`'s (``max_steps`` PPO steps,
-    required; ``eval_every: 0`` evaluates only before the first and after the last step)."""
+    required; ``eval_every: 0`` evaluates only before the first and after the last step; the rollout
+    workers split ``threads``, see :attr:`rollout_threads`)."""
 
     run_dir: str = "runs/rl"
     max_steps: int | None = 40
@@ -184,6 +185,15 @@ class RLConfig(TrainingRunConfig):
     def rollout_dtype(self) -> str:
         """The rollout engines' dtype: ``rollout.dtype``, or the learner's compute dtype."""
         return self.rollout.dtype or compute_dtype(self.model.precision)
+
+    @property
+    def rollout_threads(self) -> int | None:
+        """Torch threads of each rollout worker: ``threads`` split over ``rollout.num_workers`` (at least 1;
+        null when ``threads`` is null, each worker keeping torch's default).
+        On CPU, single-threaded workers side by side decode faster than one worker on all threads: a
+        small model's decode step is many tiny kernels, and threads wait at each one for a thread the
+        scheduler has taken away."""
+        return None if self.threads is None else max(1, self.threads // self.rollout.num_workers)
 
     @property
     def uses_critic(self) -> bool:

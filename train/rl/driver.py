@@ -137,7 +137,7 @@ class PPOTrainer:
         if checkpoint is not None:
             ray.get([learner.load_state.remote(str(checkpoint)) for learner in self.learners])
         self.rollout_workers = [RolloutWorker.options(**self.placement.engine(index)).remote(
-            rollout.engine, policy_path, config.threads, engine_options(config, index))
+            rollout.engine, policy_path, config.rollout_threads, engine_options(config, index))
             for index in range(rollout.num_workers)]
         self.reward_workers = [RewardWorker.options(num_cpus=0).remote(
             config.reward.processes_per_worker, config.reward.verify_timeout) for _ in range(config.reward.workers)]

@@ -50,6 +50,11 @@ class RolloutWorker:
     def pid(self) -> int:
         return os.getpid()
 
+    def torch_threads(self) -> int:
+        import torch
+
+        return torch.get_num_threads()
+
     def generate(self, prompts: list[list[int]], params: dict[str, Any],
                  weights_version: int) -> list[list[dict[str, Any]]] | None:
         """Completion dicts per prompt; None when this worker does not hold ``weights_version``."""
