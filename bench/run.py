@@ -1,7 +1,7 @@
 """The quick start timed by stage, with the peak memory of the whole process tree.
 
     python bench/run.py                                  # configs/quickstart.yaml in a fresh folder
-    python bench/run.py --config configs/quickstart.yaml --run-dir /tmp/qs rl.total_steps=10
+    python bench/run.py --config configs/quickstart.yaml --run-dir /tmp/qs rl.max_steps=10
 
 Runs ``satori run`` as a child process and samples the memory of it and every descendant
 (Ray's workers included) every ``--interval`` seconds; the peak of the PSS sum is the job's

@@ -48,3 +48,7 @@ def test_every_learner_gets_a_row_of_each_mini_batch():
 def test_rollout_workers_split_the_runs_threads(threads, workers, each):
     config = load_config(RLConfig, None, [f"threads={threads}", f"rollout.num_workers={workers}"])
     assert config.rollout_threads == each
+
+
+def test_rollout_workers_keep_torchs_default_threads_when_threads_is_null():
+    assert load_config(RLConfig, None, ["threads=null", "rollout.num_workers=2"]).rollout_threads is None

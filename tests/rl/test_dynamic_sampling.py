@@ -32,6 +32,7 @@ def test_filter_groups_needs_two_samples_per_prompt():
                                      "algo.advantage=gae"])
 
 
+@pytest.mark.slow
 def test_driver_refills_to_varied_groups_logs_it_and_resumes_at_the_same_prompt(tmp_path, tiny_policy_dir):
     import ray
 
@@ -39,7 +40,7 @@ def test_driver_refills_to_varied_groups_logs_it_and_resumes_at_the_same_prompt(
 
     config = load_config(RLConfig, None, [f"run_dir={tmp_path}", f"model.policy={tiny_policy_dir}", *SMALL,
                                           "rollout.filter_groups=true", "rollout.max_refill_rounds=5",
-                                          "total_steps=3"])
+                                          "max_steps=3"])
     trainer = PPOTrainer(config)
     trained: list[list[Sample]] = []
     rollout_step = trainer.rollout_step

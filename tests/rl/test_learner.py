@@ -18,6 +18,9 @@ from train.rl.config import RLConfig
 from train.rl.learner import Learner
 
 
+pytestmark = pytest.mark.slow  # PPO updates, two-rank process groups
+
+
 def make_config(policy_dir, *overrides):
     return load_config(RLConfig, None, [f"model.policy={policy_dir}", "threads=1", "algo.micro_batch_size=3",
                                         "algo.actor_lr=1e-3", "algo.critic_lr=1e-3", "rollout.temperature=0.9",

@@ -33,6 +33,7 @@ from satori.claims import claim_share, claim_token_marks, find_claims
 from satori.config import format_config, save_config, to_dict
 from satori.problems import Problem
 from satori.prompts import encode_prompt
+from satori.run_config import due
 from satori.tokenization import ActionKeepingDecoder
 from satori.tracking import MetricsTracker
 from train.rl.batch import Sample, add_advantages, collate, select_groups, varied
@@ -81,7 +82,7 @@ class ProblemStream:
 
 
 class PPOTrainer:
-    """Owns the Ray actors and the run folder; ``train()`` runs to ``config.total_steps``."""
+    """Owns the Ray actors and the run folder; ``train()`` runs to ``config.max_steps``."""
 
     def __init__(self, config: RLConfig, run_config: Any = None):
         """``run_config`` (default ``config``) is what the run folder records as ``config.yaml``."""
@@ -381,7 +382,7 @@ class PPOTrainer:
         return path
 
     def train(self) -> dict[str, float]:
-        """Run to ``total_steps``; returns the last evaluation's metrics."""
+        """Run to ``max_steps``; returns the last evaluation's metrics."""
         config = self.config
         from tqdm import tqdm
 
@@ -391,17 +392,17 @@ class PPOTrainer:
                 self.seed_restart_buffer()
             last_eval = self.evaluate()
             self.tracker.log(0, last_eval)
-        bar = tqdm(total=config.total_steps, initial=self.step, desc="ppo", unit="step")
-        while self.step < config.total_steps:
+        bar = tqdm(total=config.max_steps, initial=self.step, desc="ppo", unit="step")
+        while self.step < config.max_steps:
             metrics = self.train_step()
             self.step += 1
-            if due(self.step, config.eval_every, config.total_steps):
+            if due(self.step, config.eval_every, config.max_steps):
                 last_eval = self.evaluate()
                 metrics.update(last_eval)
             self.tracker.log(self.step, metrics)
             bar.update(1)
             bar.set_postfix(reward=f"{metrics['reward/total']:.2f}", acc=f"{metrics['rollout/accuracy']:.2f}")
-            if due(self.step, config.checkpoint_every, config.total_steps):
+            if due(self.step, config.checkpoint_every, config.max_steps):
                 self.save()
         bar.close()
         self.export_final()
@@ -426,11 +427,6 @@ class PPOTrainer:
         final = self.run_dir / "final"
         write_dir_atomically(final, lambda tmp: ray.get(self.learners[0].export_policy.remote(str(tmp), self.tokenizer)))
         return final
-
-
-def due(step: int, every: int, total_steps: int) -> bool:
-    """Whether a periodic action (every ``every`` steps; 0: only at the end) falls on ``step``."""
-    return step == total_steps or (every > 0 and step % every == 0)
 
 
 def stop_if_unstartable(error: Exception, index: int, engine: str) -> None:

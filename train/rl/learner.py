@@ -17,6 +17,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from satori.run_config import set_threads
 from train.algorithms.kl import kl_estimate
 from train.algorithms.logprobs import entropy_from_logits, masked_mean, token_logprobs
 from train.algorithms.losses import aggregate, policy_loss, value_loss
@@ -33,7 +34,7 @@ class Learner:
                  rank: int = 0, world_size: int = 1, init_method: str | None = None):
         self.config = config
         self.rank, self.world_size = rank, world_size
-        torch.set_num_threads(config.threads)
+        set_threads(config.threads)
         torch.manual_seed(config.seed + rank)
         if world_size > 1:
             backend = "nccl" if torch.cuda.is_available() else "gloo"
