@@ -36,7 +36,7 @@ from satori.prompts import encode_prompt
 from satori.run_config import due
 from satori.tokenization import ActionKeepingDecoder
 from satori.tracking import MetricsTracker
-from train.rl.batch import Sample, add_advantages, collate, select_groups, varied
+from train.rl.batch import Sample, add_advantages, collate, round_size, select_groups, varied
 from train.rl.config import RLConfig
 from train.rl.credit import centred_credit
 from train.rl.problem_sets import load_problem_set
@@ -116,6 +116,7 @@ class PPOTrainer:
                                       config=config.tracking, run_config=to_dict(recorded))
         self.start_actors(policy_path, critic_path, checkpoint)
         self.counters = {"dropped_too_long": state["dropped_too_long"] if state else 0}
+        self.varied_share: float | None = state.get("varied_share") if state else None   # dynamic sampling's last step
 
     # ----------------------------------------------------------------------------- actors
     def start_actors(self, policy_path: str, critic_path: str | None, checkpoint: Path | None) -> None:
@@ -226,10 +227,11 @@ class PPOTrainer:
         return ray.get([learner.update.remote(batch) for learner in self.learners])[0]
 
     # ----------------------------------------------------------------------------- one step
-    def make_prompts(self) -> list[RolloutPrompt]:
-        """This step's prompts: plain problems plus (with RAE) restart states, all fitting the length limit."""
+    def make_prompts(self, want: int | None = None) -> list[RolloutPrompt]:
+        """``want`` prompts (default ``rollout.prompts_per_step``): plain problems plus (with RAE) restart
+        states, all fitting the length limit."""
         config = self.config
-        want = config.rollout.prompts_per_step
+        want = want or config.rollout.prompts_per_step
         restarts = []
         if config.rae.enabled:
             restarts = self.buffer.sample(round(want * config.rae.restart_ratio), config.rae.balance)
@@ -249,21 +251,25 @@ class PPOTrainer:
     def rollout_step(self, timer: Timer) -> tuple[list[Sample], dict[str, float]]:
         """Generate and reward this step's samples; feed plain trajectories to the restart buffer.
 
-        With ``rollout.filter_groups`` (DAPO's dynamic sampling) another round of prompts from the
-        stream is generated while fewer than ``prompts_per_step`` groups have varied rewards, at most
-        ``max_refill_rounds`` times; the step trains on ``select_groups``: the first ``prompts_per_step``
-        varied groups, topped up with equal-reward ones when the cap leaves too few, so the batch keeps
-        its size (which ``algo.mini_batches`` divides). Sample metrics and the claim credit's centring
-        cover every generated sample.
+        With ``rollout.filter_groups`` (DAPO's dynamic sampling) each round draws ``round_size`` prompts:
+        the groups still missing, scaled up by the share of varied groups in the last step, so one round
+        usually suffices; another round follows while fewer than ``prompts_per_step`` groups have varied
+        rewards, at most ``max_refill_rounds`` times. The step trains on ``select_groups``: the first
+        ``prompts_per_step`` varied groups, topped up with equal-reward ones when the cap leaves too few,
+        so the batch keeps its size (which ``algo.mini_batches`` divides). Sample metrics and the claim
+        credit's centring cover every generated sample.
         """
         rollout, reward = self.config.rollout, self.config.reward
+        want = rollout.prompts_per_step
         stats: dict[str, list[float]] = {}
-        prompts, groups, marks = self.rollout_round(timer, 0, stats)
+        first = round_size(want, self.varied_share) if rollout.filter_groups else want
+        prompts, groups, marks = self.rollout_round(timer, 0, stats, first)
         refills = 0
         while (rollout.filter_groups and refills < rollout.max_refill_rounds
-               and sum(map(varied, groups)) < rollout.prompts_per_step):
+               and (missing := want - sum(map(varied, groups))) > 0):
             refills += 1
-            more_prompts, more_groups, more_marks = self.rollout_round(timer, refills, stats)
+            more_prompts, more_groups, more_marks = self.rollout_round(
+                timer, refills, stats, round_size(missing, self.varied_share))
             prompts, groups, marks = prompts + more_prompts, groups + more_groups, marks + more_marks
         metrics = _means(stats, sum(map(len, groups)))
         if reward.claim_credit:
@@ -272,8 +278,10 @@ class PPOTrainer:
                 sample.credit = row
             metrics.update(credit_metrics)
         if rollout.filter_groups:
-            metrics["rollout/filtered_share"] = 1 - sum(map(varied, groups)) / max(len(groups), 1)
+            self.varied_share = sum(map(varied, groups)) / max(len(groups), 1)
+            metrics["rollout/filtered_share"] = 1 - self.varied_share
             metrics["rollout/refill_generations"] = refills
+            metrics["rollout/generated_groups"] = len(groups)
             groups = select_groups(groups, rollout.prompts_per_step)
             metrics["rollout/padded_groups"] = sum(not varied(group) for group in groups)
         samples = [replace(s, group=index) for index, group in enumerate(groups) for s in group]
@@ -282,13 +290,13 @@ class PPOTrainer:
         metrics["rollout/dropped_too_long"] = self.counters["dropped_too_long"]
         return samples, metrics
 
-    def rollout_round(self, timer: Timer, round_index: int, stats: dict[str, list[float]]
+    def rollout_round(self, timer: Timer, round_index: int, stats: dict[str, list[float]], size: int
                       ) -> tuple[list[RolloutPrompt], list[list[Sample]], list[list[int]]]:
-        """One round of prompts, generated and rewarded: the prompts, their groups of samples, and
+        """One round of ``size`` prompts, generated and rewarded: the prompts, their groups of samples, and
         (with ``reward.claim_credit``) each sample's claim-token marks; per-sample metrics go to ``stats``."""
         config = self.config
         rollout, reward = config.rollout, config.reward
-        prompts = self.make_prompts()
+        prompts = self.make_prompts(size)
         with timer("generate"):
             params = {"max_new_tokens": rollout.max_new_tokens, "temperature": rollout.temperature,
                       "top_p": rollout.top_p, "n": rollout.samples_per_prompt,
@@ -375,7 +383,8 @@ class PPOTrainer:
             ray.get(self.learners[0].save.remote(str(tmp), self.tokenizer))
             torch.save({
                 "step": self.step, "position": self.stream.position, "buffer": self.buffer.state_dict(),
-                "python_rng": random.getstate(), "dropped_too_long": self.counters["dropped_too_long"]},
+                "python_rng": random.getstate(), "dropped_too_long": self.counters["dropped_too_long"],
+                "varied_share": self.varied_share},
                        tmp / TRAINING_STATE_FILE)
         path = write_dir_atomically(self.run_dir / f"checkpoint-{self.step:06d}", write)
         prune_checkpoints(self.run_dir, self.config.keep_checkpoints)
