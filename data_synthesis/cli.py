@@ -21,8 +21,7 @@ from data_synthesis.config import SynthConfig
 from data_synthesis.pipeline import Synthesizer, run_synthesis
 from data_synthesis.sources import load_source
 from satori.config import ConfigError, format_config, read_yaml, save_config, to_dict
-from satori.io import DataError
-from satori.stage_cli import add_config_arguments, load_stage_config
+from satori.stage_cli import add_config_arguments, load_stage_config, reports_errors
 
 HELP = "synthesize COAT demonstrations (stage one)"
 
@@ -31,20 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser, "synth", "source.procedural.n=100")
 
 
+@reports_errors("synth", ValueError)
 def run(args: argparse.Namespace) -> int:
-    try:
-        config = load_stage_config(SynthConfig, args, section="synth")
-    except ConfigError as exc:
-        print(f"satori synth: {exc}", file=sys.stderr)
-        return 2
+    config = load_stage_config(SynthConfig, args, section="synth")
     print(format_config(config), flush=True)
-    try:
-        check_resume(config)
-        save_config(config, Path(config.run_dir) / "config.yaml")
-        stats = synthesize(config)
-    except (ConfigError, DataError, ValueError) as exc:
-        print(f"satori synth: {exc}", file=sys.stderr)
-        return 2
+    check_resume(config)
+    save_config(config, Path(config.run_dir) / "config.yaml")
+    stats = synthesize(config)
     print(format_stats(stats))
     return 0 if stats["demos"] > 0 else 1
 

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from satori.config import ConfigError, format_config
-from satori.io import DataError
-from satori.stage_cli import load_stage_config
+from satori.stage_cli import load_stage_config, reports_errors
 
 from eval.config import EvalConfig
 
@@ -55,7 +53,7 @@ def flag_overrides(args: argparse.Namespace) -> list[str]:
         files = dict(parse_pair(item, "--file", "BENCHMARK=PATH") for item in args.file)
         overrides.append("files=" + json.dumps(files))
     if args.k:
-        overrides.append("ks=" + json.dumps([int(k) for k in args.k.split(",")]))
+        overrides.append("ks=" + json.dumps(parse_ks(args.k)))
     simple = {"data_dir": args.data_dir, "limit": args.limit, "sampling.n": args.n,
               "sampling.temperature": args.temperature, "engine": args.engine, "template": args.template,
               "sampling.max_new_tokens": args.max_new_tokens, "run_dir": args.out}
@@ -73,6 +71,14 @@ def parse_model_flag(text: str) -> dict[str, str]:
     return {"path": text}
 
 
+def parse_ks(text: str) -> list[int]:
+    """``"1,4"`` -> ``[1, 4]``."""
+    try:
+        return [int(k) for k in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"--k {text!r} must be comma-separated whole numbers, e.g. 1,4") from None
+
+
 def parse_pair(text: str, flag: str, shape: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key or not value:
@@ -80,21 +86,14 @@ def parse_pair(text: str, flag: str, shape: str) -> tuple[str, str]:
     return key, value
 
 
+@reports_errors("eval", FileNotFoundError)
 def run(args: argparse.Namespace) -> int:
-    try:
-        config = load_stage_config(EvalConfig, args, section="eval", flag_overrides=flag_overrides(args))
-    except (ConfigError, ValueError) as exc:
-        print(f"satori eval: {exc}", file=sys.stderr)
-        return 2
+    config = load_stage_config(EvalConfig, args, section="eval", flag_overrides=flag_overrides(args))
     print(format_config(config), end="")
     from eval.harness import run_eval
     from eval.report import markdown_table
 
-    try:
-        results = run_eval(config)
-    except (ConfigError, DataError, FileNotFoundError) as exc:
-        print(f"satori eval: {exc}", file=sys.stderr)
-        return 2
+    results = run_eval(config)
     print(markdown_table(results))
     print(f"wrote {config.run_dir}/summary.json, table.md, chart.png and <model>/samples.jsonl")
     return 0

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import ClassVar, Literal
 
 from satori.config import require
-from satori.engines.base import SamplingParams
+from satori.engines.base import Decoding, SamplingParams
 from satori.problems import ColumnMap
 from satori.prompts import check_template_key
 from satori.run_config import RunConfig
@@ -57,14 +57,11 @@ class CustomBenchmark:
 
 
 @dataclass
-class SamplingConfig:
-    """Decoding settings with the paper's defaults: greedy, one sample, 4096 new tokens."""
+class SamplingConfig(Decoding):
+    """The engine's decoding settings with the paper's defaults: greedy, one sample, 4096 new tokens."""
 
     max_new_tokens: int = 4096
     temperature: float = 0.0
-    top_p: float = 1.0
-    top_k: int = -1
-    n: int = 1
 
     def params(self, seed: int) -> SamplingParams:
         """The engine's sampling parameters (``seed``: the run's)."""

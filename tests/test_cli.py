@@ -97,3 +97,14 @@ def test_a_missing_module_is_listed_as_unavailable(capsys):
                      capsys.readouterr().out)
     assert main(["ghost"], commands=[ghost]) == 1
     assert "satori_no_such_command_module" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", [name for name in EXPECTED if name != "grade"])
+def test_a_stage_reports_a_key_to_fix_on_stderr_with_exit_code_2(name, capsys):
+    assert main([name, "no_such_key=1"]) == 2
+    assert re.search(rf"^satori {name}: .*unknown key 'no_such_key'", capsys.readouterr().err, re.M)
+
+
+def test_eval_refuses_a_k_flag_that_is_not_numbers(capsys):
+    assert main(["eval", "--model", "m=x", "--k", "1,four"]) == 2
+    assert "satori eval: --k '1,four' must be comma-separated whole numbers" in capsys.readouterr().err

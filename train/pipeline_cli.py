@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from satori.config import ConfigError
-from satori.stage_cli import add_config_arguments, load_stage_config
+from satori.stage_cli import add_config_arguments, load_stage_config, reports_errors
 
 HELP = "run the whole two-stage recipe from one config"
 
@@ -15,14 +13,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser, "run", "rounds=2 rl.max_steps=10")
 
 
+@reports_errors("run")
 def run(args: argparse.Namespace) -> int:
     from train.pipeline_config import PipelineConfig
 
-    try:
-        config = load_stage_config(PipelineConfig, args, section=None)
-    except ConfigError as exc:
-        print(f"satori run: {exc}", file=sys.stderr)
-        return 2
+    config = load_stage_config(PipelineConfig, args, section=None)
     from train.pipeline import run_pipeline
 
     report = run_pipeline(config)

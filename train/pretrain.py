@@ -21,11 +21,8 @@ from typing import Any, ClassVar
 
 from satori.config import require
 from satori.io import atomic_write_jsonl, read_jsonl
-from satori.run_config import TrainingRunConfig
-from satori.tracking import TrackingConfig
 from data_synthesis.corpus import CorpusConfig, build_corpus
-from train.precision import check_learning_rate
-from train.sft.config import OptimConfig, SFTConfig, SFTEvalConfig, SFTModelConfig, TrainConfig
+from train.sft.config import SFTEvalConfig, SFTLoopConfig
 from train.sft.data import Demo, Encoded
 from train.sft.trainer import SFTTrainer
 
@@ -46,28 +43,21 @@ class PretrainDataConfig:
 
 
 @dataclass
-class PretrainConfig(TrainingRunConfig):
+class PretrainConfig(SFTLoopConfig):
     """``corpus`` says what the documents hold; the run-level keys and the other sections mean what they
     mean for ``satori sft`` (``seed`` also orders the corpus)."""
 
     run_dir: str = "runs/pretrain"
-    checkpoint_every: int = 100
-    corpus: CorpusConfig = field(default_factory=CorpusConfig)
-    model: SFTModelConfig = field(default_factory=SFTModelConfig)
-    data: PretrainDataConfig = field(default_factory=PretrainDataConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
     eval: SFTEvalConfig = field(default_factory=lambda: SFTEvalConfig(num_generations=0))
-    tracking: TrackingConfig = field(default_factory=TrackingConfig)
-    RENAMED_KEYS: ClassVar[dict[str, str]] = {**SFTConfig.RENAMED_KEYS, "corpus.seed": "seed"}
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    data: PretrainDataConfig = field(default_factory=PretrainDataConfig)
+    RENAMED_KEYS: ClassVar[dict[str, str]] = {"corpus.seed": "seed"}
 
     def validate(self) -> None:
-        check_learning_rate(self.model.precision, self.optim.lr, "optim.lr")
         require(self.model.source == "tiny", "model.source",
                 "pretraining starts from scratch: use model.source=tiny (format-tune other models with satori sft)")
         require(self.eval.num_generations == 0, "eval.num_generations",
                 "pretraining has no prompts to generate from: set it to 0 (validation loss is still measured)")
-        self.model.check_length(self.data.max_length)
 
 
 def corpus_documents(config: PretrainConfig) -> list[dict[str, Any]]:

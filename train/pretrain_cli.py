@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from satori.stage_cli import add_config_arguments, load_stage_config
+from satori.stage_cli import add_config_arguments, load_stage_config, reports_errors
 
 HELP = "pretrain a tiny base model from scratch on the procedural corpus"
 
@@ -14,14 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
+@reports_errors("pretrain")
 def run(args: argparse.Namespace) -> int:
-    from satori.config import ConfigError
-    from satori.io import DataError
     from train.pretrain import PretrainConfig, run_pretrain
 
-    try:
-        run_pretrain(load_stage_config(PretrainConfig, args, "pretrain"), progress=not args.no_progress)
-    except (ConfigError, DataError) as exc:
-        print(f"satori pretrain: error: {exc}")
-        return 2
+    run_pretrain(load_stage_config(PretrainConfig, args, "pretrain"), progress=not args.no_progress)
     return 0

@@ -12,14 +12,20 @@ from typing import Any
 
 
 @dataclass
-class SamplingParams:
-    """How to sample. ``temperature == 0`` means greedy decoding."""
+class Decoding:
+    """What to sample: the settings a config may expose as they are (eval's ``sampling`` section)."""
 
     max_new_tokens: int = 512
     temperature: float = 1.0
     top_p: float = 1.0
     top_k: int = -1
     n: int = 1
+
+
+@dataclass
+class SamplingParams(Decoding):
+    """How to sample: :class:`Decoding` plus the per-call settings. ``temperature == 0`` means greedy decoding."""
+
     seed: int | None = None
     stop_token_ids: list[int] = field(default_factory=list)
     logprobs: bool = True   # False skips them (evaluation): no per-step logits kept in memory

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from satori.config import ConfigError
-from satori.stage_cli import add_config_arguments, load_stage_config
+from satori.stage_cli import add_config_arguments, load_stage_config, reports_errors
 
 HELP = "PPO with restart-and-explore (stage two)"
 
@@ -24,14 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --dry-run: memory of one accelerator, GiB (default 80)")
 
 
+@reports_errors("rl")
 def run(args: argparse.Namespace) -> int:
     from train.rl.config import RLConfig
 
-    try:
-        config = load_stage_config(RLConfig, args, section="rl")
-    except ConfigError as exc:
-        print(f"satori rl: {exc}", file=sys.stderr)
-        return 2
+    config = load_stage_config(RLConfig, args, section="rl")
     if args.engine == "openrlhf":
         from train.openrlhf.launch import run_openrlhf
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from satori.stage_cli import add_config_arguments, load_stage_config
+from satori.stage_cli import add_config_arguments, load_stage_config, reports_errors
 
 HELP = "format-tune a model on COAT demonstrations (stage one)"
 
@@ -18,17 +18,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
+@reports_errors("sft")
 def run(args: argparse.Namespace) -> int:
-    from satori.config import ConfigError
-    from satori.io import DataError
     from train.sft.config import SFTConfig
 
-    try:
-        config = load_stage_config(SFTConfig, args, section="sft")
-        from train.sft.trainer import run_sft
+    config = load_stage_config(SFTConfig, args, section="sft")
+    from train.sft.trainer import run_sft
 
-        run_sft(config, progress=not args.no_progress)
-    except (ConfigError, DataError) as exc:
-        print(f"satori sft: error: {exc}")
-        return 2
+    run_sft(config, progress=not args.no_progress)
     return 0

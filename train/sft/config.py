@@ -142,7 +142,25 @@ class SFTEvalConfig:
 
 
 @dataclass
-class SFTConfig(TrainingRunConfig):
+class SFTLoopConfig(TrainingRunConfig):
+    """The sections the SFT loop reads, shared by ``satori sft`` and ``satori pretrain``; each stage
+    adds its own ``data`` section (with a ``max_length``)."""
+
+    checkpoint_every: int = 100
+    model: SFTModelConfig = field(default_factory=SFTModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: SFTEvalConfig = field(default_factory=SFTEvalConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    RENAMED_KEYS: ClassVar[dict[str, str]] = {"model.tiny.seed": "seed"}
+
+    def validate(self) -> None:
+        check_learning_rate(self.model.precision, self.optim.lr, "optim.lr")
+        self.model.check_length(self.data.max_length)  # the stage's own data section
+
+
+@dataclass
+class SFTConfig(SFTLoopConfig):
     """``run_dir`` receives checkpoints, ``model/`` (the final HF folder), metrics and plots.
 
     The run-level keys (``run_dir``, ``seed``, ``max_steps``, ``eval_every``, ``checkpoint_every``,
@@ -152,17 +170,8 @@ class SFTConfig(TrainingRunConfig):
     """
 
     run_dir: str = "runs/sft"
-    checkpoint_every: int = 100
-    model: SFTModelConfig = field(default_factory=SFTModelConfig)
     data: SFTDataConfig = field(default_factory=SFTDataConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    eval: SFTEvalConfig = field(default_factory=SFTEvalConfig)
-    tracking: TrackingConfig = field(default_factory=TrackingConfig)
-    RENAMED_KEYS: ClassVar[dict[str, str]] = {"model.tiny.seed": "seed"}
 
     def validate(self) -> None:
-        check_learning_rate(self.model.precision, self.optim.lr, "optim.lr")
         require(self.model.source == "tiny" or self.model.tiny == TinyModelConfig(), "model.tiny",
                 f"only applies when model.source is 'tiny' (it is {self.model.source!r}); remove model.tiny")
-        self.model.check_length(self.data.max_length)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from satori.config import ConfigError
-from satori.stage_cli import add_config_arguments, load_stage_config
+from satori.stage_cli import add_config_arguments, load_stage_config, reports_errors
 
 HELP = "train a teacher that writes COAT demonstrations"
 
@@ -15,16 +13,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser, "teach", "max_steps=20 format.variant=plain")
 
 
+@reports_errors("teach")
 def run(args: argparse.Namespace) -> int:
     from train.teach.config import TeachConfig
 
-    try:
-        config = load_stage_config(TeachConfig, args, section="teach")
-        from train.teach.trainer import run as run_teacher
+    config = load_stage_config(TeachConfig, args, section="teach")
+    from train.teach.trainer import run as run_teacher
 
-        metrics = run_teacher(config)
-    except ConfigError as exc:
-        print(f"satori teach: {exc}", file=sys.stderr)
-        return 2
+    metrics = run_teacher(config)
     print("final:", ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
     return 0
