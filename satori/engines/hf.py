@@ -1,55 +1,24 @@
-"""Rollout engine on plain transformers ``generate``: the small-machine fallback.
+"""Rollout engine on a transformers causal LM: the small-machine fallback.
 
-Works on any device transformers runs on; batched with left padding, returns per-token
-log-probabilities at the sampling temperature, read from each step's logits as they are produced (one
-(batch,) vector per step is kept, never the (batch, length, vocab) logits).
+Works on any device transformers runs on. Its own decode loop (prefill, then one token per step through
+the model's KV cache) instead of ``generate``: rows that have stopped leave the batch and the cache, so a
+batch costs the sum of its completions' lengths rather than its longest completion times the batch
+size, and each step keeps one (batch,) vector of chosen-token log-probs, never the (batch, length,
+vocab) logits. Sampling follows ``generate``'s order: temperature, then top-k, then top-p.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 from typing import Any
 
 import torch
-from transformers import LogitsProcessorList
 
 from satori.engines.base import Completion, RolloutEngine, SamplingParams
 from satori.tokenization import ActionKeepingDecoder
 
-
-class ChosenTokenLogprobs:
-    """A ``generate`` logits processor that records log-softmax(logits / T) of each sampled token.
-
-    transformers runs custom processors before its sampling warpers (temperature, top-k, top-p), so
-    ``scores`` here are the model's raw logits. The token sampled from step t's scores is only known at
-    step t + 1 (it is then the last column of ``input_ids``), so one step's scaled logits are held until
-    the next call; :meth:`result` reads the final step's token from the returned sequences.
-    """
-
-    def __init__(self, temperature: float):
-        self.temperature = temperature
-        self._pending: tuple[torch.Tensor, torch.Tensor] | None = None   # scaled logits (B, V), lse (B,)
-        self._steps: list[torch.Tensor] = []                              # each (B,)
-
-    def _take(self, chosen: torch.Tensor) -> None:
-        scaled, lse = self._pending
-        self._steps.append(scaled.gather(-1, chosen.unsqueeze(-1)).squeeze(-1) - lse)
-
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        if self._pending is not None:
-            self._take(input_ids[:, -1])
-        scaled = scores.float() / self.temperature
-        self._pending = (scaled, torch.logsumexp(scaled, dim=-1))
-        return scores
-
-    def result(self, generated: torch.Tensor) -> torch.Tensor:
-        """(B, L) log-probs of ``generated`` (B, L), the new tokens ``generate`` returned."""
-        if self._pending is not None:
-            self._take(generated[:, len(self._steps)].to(self._pending[0].device))
-            self._pending = None
-        if len(self._steps) != generated.shape[1]:
-            raise RuntimeError(f"log-probs for {len(self._steps)} steps, {generated.shape[1]} tokens generated")
-        return torch.stack(self._steps, dim=1).cpu()
+COMPACT_SHARE = 0.125   # drop stopped rows from the batch once they are this share of it (or all of it)
 
 
 def left_padded(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,6 +30,32 @@ def left_padded(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, to
         input_ids[row, width - len(prompt):] = torch.tensor(prompt, dtype=torch.long)
         attention[row, width - len(prompt):] = 1
     return input_ids, attention
+
+
+def filter_logits(scaled: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
+    """(B, V) temperature-scaled logits with tokens outside the top-k and the top-p nucleus set to -inf."""
+    if 0 < top_k < scaled.shape[-1]:
+        kth = torch.topk(scaled, top_k, dim=-1).values[:, -1:]
+        scaled = scaled.masked_fill(scaled < kth, float("-inf"))
+    if top_p < 1.0:
+        ascending, order = torch.sort(scaled, dim=-1)
+        outside = ascending.softmax(-1).cumsum(-1) <= 1.0 - top_p    # (B, V) the low tail holding <= 1 - p
+        outside[:, -1] = False                                        # the likeliest token always stays
+        scaled = scaled.masked_fill(outside.scatter(-1, order, outside), float("-inf"))
+    return scaled
+
+
+def choose_tokens(logits: torch.Tensor, params: SamplingParams) -> tuple[torch.Tensor, torch.Tensor]:
+    """Next tokens (B,) from one step's logits (B, V), and their log-softmax(logits / T) (B,)
+    at the sampling temperature T (T = 1 when greedy)."""
+    scaled = logits.float() / (1.0 if params.greedy else params.temperature)
+    if params.greedy:
+        chosen = scaled.argmax(-1)
+    else:
+        probs = filter_logits(scaled, params.top_k, params.top_p).softmax(-1)
+        chosen = torch.multinomial(probs, 1).squeeze(-1)
+    logprobs = scaled.gather(-1, chosen.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(scaled, dim=-1)
+    return chosen, logprobs
 
 
 class HFEngine(RolloutEngine):
@@ -87,6 +82,8 @@ class HFEngine(RolloutEngine):
         self.max_batch_size = max_batch_size
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self._decode = ActionKeepingDecoder(tokenizer)
+        self._last_logits_only = ({"logits_to_keep": 1}
+                                  if "logits_to_keep" in inspect.signature(model.forward).parameters else {})
 
     @torch.no_grad()
     def generate(self, prompts: list[list[int]], params: SamplingParams) -> list[list[Completion]]:
@@ -101,37 +98,50 @@ class HFEngine(RolloutEngine):
                 outputs.extend(self._generate_batch(flat[start: start + self.max_batch_size], params))
         return [outputs[i * params.n: (i + 1) * params.n] for i in range(len(prompts))]
 
+    def _step(self, input_ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor,
+              cache: Any) -> tuple[torch.Tensor, Any]:
+        """Logits of the last position (B, V) and the updated KV cache."""
+        out = self.model(input_ids=input_ids, attention_mask=attention, position_ids=positions,
+                         past_key_values=cache, use_cache=True, **self._last_logits_only)
+        return out.logits[:, -1], out.past_key_values
+
     def _generate_batch(self, prompts: list[list[int]], params: SamplingParams) -> list[Completion]:
         device = next(self.model.parameters()).device
         input_ids, attention = left_padded(prompts, self.pad_id)
-        width = input_ids.shape[1]
-        stop_ids = [i for i in [self.tokenizer.eos_token_id, *params.stop_token_ids] if i is not None]
-        sampling: dict[str, Any] = {"do_sample": False}
-        if not params.greedy:
-            sampling = {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p,
-                        "top_k": params.top_k if params.top_k > 0 else 0}
-        recorder = ChosenTokenLogprobs(1.0 if params.greedy else params.temperature) if params.logprobs else None
-        sequences = self.model.generate(
-            input_ids=input_ids.to(device), attention_mask=attention.to(device),
-            max_new_tokens=params.max_new_tokens, eos_token_id=stop_ids, pad_token_id=self.pad_id,
-            logits_processor=LogitsProcessorList([recorder] if recorder else []), **sampling,
-        )
-        generated = sequences[:, width:]                                # (B, L)
-        token_logprobs = recorder.result(generated) if recorder else None   # (B, L)
-        generated = generated.cpu()
-        stop_set = set(stop_ids)
-        completions = []
-        for row, prompt in enumerate(prompts):
-            ids = generated[row].tolist()
-            end = next((i + 1 for i, t in enumerate(ids) if t in stop_set), None)
-            finish = "stop" if end is not None else "length"
-            ids = ids[:end] if end is not None else ids
-            completions.append(Completion(
-                prompt_ids=prompt, token_ids=ids,
-                logprobs=None if token_logprobs is None else token_logprobs[row, : len(ids)].tolist(),
-                text=self.decode(ids), finish_reason=finish,
-            ))
-        return completions
+        input_ids, attention = input_ids.to(device), attention.to(device)
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)                    # (B, P)
+        stop_ids = torch.tensor([i for i in [self.tokenizer.eos_token_id, *params.stop_token_ids] if i is not None],
+                                dtype=torch.long, device=device)
+        tokens: list[list[int]] = [[] for _ in prompts]
+        logprobs: list[list[float]] = [[] for _ in prompts]
+        stopped = [False] * len(prompts)
+
+        logits, cache = self._step(input_ids, attention, positions, None)
+        rows = torch.arange(len(prompts), device=device)      # (A,) the batch rows still in the cache
+        position = positions[:, -1]                            # (A,) position of each row's last token
+        live = torch.ones(len(prompts), dtype=torch.bool, device=device)   # (A,) rows still generating
+        for step in range(params.max_new_tokens):
+            chosen, chosen_logprobs = choose_tokens(logits, params)
+            ends = torch.isin(chosen, stop_ids) & live
+            for row, token, logprob in zip(rows[live].tolist(), chosen[live].tolist(), chosen_logprobs[live].tolist()):
+                tokens[row].append(token)
+                logprobs[row].append(logprob)
+            for row in rows[ends].tolist():
+                stopped[row] = True
+            live &= ~ends
+            if not live.any() or step + 1 == params.max_new_tokens:
+                break
+            if (~live).sum() >= max(1, COMPACT_SHARE * len(live)) and hasattr(cache, "batch_select_indices"):
+                keep = live.nonzero().squeeze(-1)
+                cache.batch_select_indices(keep)
+                rows, attention, position, chosen, live = rows[keep], attention[keep], position[keep], chosen[keep], live[keep]
+            attention = torch.cat([attention, torch.ones_like(attention[:, :1])], dim=1)
+            position = position + 1
+            logits, cache = self._step(chosen.unsqueeze(-1), attention, position.unsqueeze(-1), cache)
+
+        return [Completion(prompt_ids=prompt, token_ids=ids, logprobs=lps if params.logprobs else None,
+                           text=self.decode(ids), finish_reason="stop" if done else "length")
+                for prompt, ids, lps, done in zip(prompts, tokens, logprobs, stopped)]
 
     def decode(self, token_ids: list[int]) -> str:
         """Text of ``token_ids`` with action tokens kept and every other special token dropped."""

@@ -105,17 +105,70 @@ def test_logprobs_off_gives_the_same_tokens_without_logprobs(engine, engine_prom
     assert all(len(c.logprobs) == len(c.token_ids) for group in on for c in group)
 
 
-def test_only_the_chosen_tokens_logprobs_are_kept(engine, engine_prompts):
-    """No (batch, length, vocab) logits: ``generate`` is asked for sequences only, and log-probs come from
-    the engine's per-step recorder."""
-    calls = []
-    real_generate = engine.model.generate
+def record_forward_batches(model, monkeypatch):
+    """Wrap ``model.forward`` (for one test) to record the logits shape of every call; returns the list it fills."""
+    shapes = []
+    real_forward = model.forward
 
-    def recording_generate(**kwargs):
-        calls.append(kwargs)
-        return real_generate(**kwargs)
+    def recording_forward(*args, **kwargs):
+        out = real_forward(*args, **kwargs)
+        shapes.append(tuple(out.logits.shape))
+        return out
 
-    engine.model.generate = recording_generate
+    monkeypatch.setattr(model, "forward", recording_forward)
+    return shapes
+
+
+def test_only_the_last_positions_logits_are_computed(engine, engine_prompts, monkeypatch):
+    """No (batch, length, vocab) logits: the prefill and every decode step ask the model for the last
+    position's logits only, and log-probs are read from them as tokens are chosen."""
+    shapes = record_forward_batches(engine.model, monkeypatch)
     groups = engine.generate(engine_prompts, SamplingParams(max_new_tokens=8, temperature=1.0, n=2, seed=1))
-    assert calls and all(not kw.get("output_logits") and not kw.get("output_scores") for kw in calls)
+    assert shapes and all(length == 1 for _, length, _ in shapes)
     assert all(len(c.logprobs) == len(c.token_ids) and max(c.logprobs) <= 0 for g in groups for c in g)
+
+
+def test_stopped_rows_leave_the_batch(tiny_tokenizer, steered_model, engine_prompts, monkeypatch):
+    """Rows that stop early are dropped from the batch and its KV cache: later steps run on fewer rows,
+    and the completions are the ones decoding the whole batch to the end gives (each prompt alone)."""
+    engine = HFEngine(steered_model, tiny_tokenizer, max_batch_size=len(engine_prompts))
+    params = SamplingParams(max_new_tokens=24, temperature=0)
+    shapes = record_forward_batches(steered_model, monkeypatch)
+    batched = engine.generate(engine_prompts, params)
+    sizes = [batch for batch, _, _ in shapes]
+    assert sizes[0] == len(engine_prompts) and min(sizes) < len(engine_prompts)
+    assert sizes == sorted(sizes, reverse=True)
+    lengths = sorted(len(c.token_ids) for (c,) in batched)
+    assert sum(sizes[1:]) < len(engine_prompts) * (params.max_new_tokens - 1)   # less work than full-batch decoding
+    assert sum(sizes[1:]) >= sum(lengths) - len(engine_prompts)                 # every kept row was decoded
+    alone = [engine.generate([p], params)[0][0].token_ids for p in engine_prompts]
+    assert [c.token_ids for (c,) in batched] == alone
+
+
+@pytest.mark.parametrize("top_k,top_p", [(5, 1.0), (0, 0.8), (7, 0.5), (0, 0.05)])
+def test_sampling_filters_match_transformers_warpers(top_k, top_p):
+    """Top-k then top-p, as ``generate`` applies them, checked against transformers' own warpers."""
+    from transformers import TopKLogitsWarper, TopPLogitsWarper
+
+    from satori.engines.hf import filter_logits
+
+    scaled = torch.randn(6, 50, generator=torch.Generator().manual_seed(top_k * 10 + int(top_p * 100)))
+    expected = scaled
+    if top_k:
+        expected = TopKLogitsWarper(top_k)(None, expected)
+    if top_p < 1:
+        expected = TopPLogitsWarper(top_p)(None, expected)
+    ours = filter_logits(scaled, top_k, top_p)
+    assert torch.equal(torch.isinf(ours), torch.isinf(expected))
+    assert (~torch.isinf(ours)).sum(-1).min() >= 1
+    torch.testing.assert_close(ours[~torch.isinf(ours)], scaled[~torch.isinf(ours)])
+
+
+def test_top_k_and_top_p_restrict_what_is_sampled(engine, engine_prompts):
+    """With top_k 1 sampling is greedy decoding, whatever the temperature and seed."""
+    greedy = token_ids(engine.generate(engine_prompts, SamplingParams(max_new_tokens=10, temperature=0)))
+    for seed in (1, 2):
+        top1 = SamplingParams(max_new_tokens=10, temperature=1.5, top_k=1, seed=seed)
+        assert token_ids(engine.generate(engine_prompts, top1)) == greedy
+        tiny_p = SamplingParams(max_new_tokens=10, temperature=1.5, top_p=1e-6, seed=seed)
+        assert token_ids(engine.generate(engine_prompts, tiny_p)) == greedy
