@@ -1,8 +1,9 @@
 """Load a causal LM and its tokenizer from a hub name, a local folder or a GGUF file.
 
 Every loader ends the same way: the COAT action tokens are added as single special tokens
-(embeddings resized, new rows = mean of the old ones) and a ``satori.json`` record says where
-the model came from and which tokens were added, so a saved folder carries its history.
+(embeddings resized, each new row started from its word and the newline) and a ``satori.json``
+record says where the model came from and which tokens were added, so a saved folder carries its
+history.
 
 GGUF files are dequantised into a plain float model (built fresh from the loaded config with
 ``load_state_dict``) because transformers refuses to ``save_pretrained`` a GGUF-loaded model. The

@@ -5,15 +5,15 @@ from __future__ import annotations
 from itertools import accumulate
 from typing import Any
 
-from satori.coat import ACTION_TOKENS
+from satori.coat import ACTION_NAMES, ACTION_TOKENS
 
 
 def add_action_tokens(tokenizer: Any, model: Any = None) -> list[int]:
     """Make each COAT action token one special-token id; resize ``model`` to match.
 
-    New embedding rows (input, and output when untied) are set to the mean of the existing
-    rows, so the new tokens start as an "average" token rather than noise. Returns the ids of
-    ``ACTION_TOKENS`` in order. Idempotent.
+    The tokens added here start from their words (:func:`init_action_rows`); any other row beyond
+    the model's old vocabulary is the mean of the old rows. Returns the ids of ``ACTION_TOKENS`` in
+    order. Idempotent.
     """
     missing = [t for t in ACTION_TOKENS if t not in tokenizer.get_vocab()]
     if missing:
@@ -25,6 +25,7 @@ def add_action_tokens(tokenizer: Any, model: Any = None) -> list[int]:
             raise ValueError(f"tokenizer splits {token} into {encoded}; expected the single id {token_id}")
     if model is not None:
         resize_with_mean_init(model, len(tokenizer))
+        init_action_rows(model, tokenizer, [ids[ACTION_TOKENS.index(t)] for t in missing])
     return ids
 
 
@@ -49,6 +50,31 @@ def resize_with_mean_init(model: Any, vocab_size: int) -> None:
             embeddings.append(output.weight)
         for weight in embeddings:
             weight[old:] = weight[:old].mean(dim=0, keepdim=True)
+
+
+def init_action_rows(model: Any, tokenizer: Any, token_ids: list[int]) -> None:
+    """Start each action token in ``token_ids`` from its word and the line break before it.
+
+    Its row in the input embeddings and in an untied output head (a tied head shares the row), and
+    its output bias if any, become the mean over the tokens of its word (``continue``, ``reflect``,
+    ``explore``) plus the newline's. The three tokens then start distinct, read as their words, and
+    score where a step ends about as the word and a line break together do, not at the vocabulary's
+    mean, where a few format-tuning steps barely move them.
+    """
+    import torch
+
+    newline = tokenizer.encode("\n", add_special_tokens=False)
+    names = {token_id: ACTION_NAMES[token] for token, token_id in zip(ACTION_TOKENS, action_token_ids(tokenizer))}
+    tensors = [model.get_input_embeddings().weight]
+    output = model.get_output_embeddings()
+    if output is not None:
+        tensors += [t for t in (output.weight, getattr(output, "bias", None))
+                    if t is not None and t.data_ptr() != tensors[0].data_ptr()]
+    with torch.no_grad():
+        for token_id in token_ids:
+            word = tokenizer.encode(names[token_id], add_special_tokens=False)
+            for tensor in tensors:
+                tensor[token_id] = tensor[word].mean(dim=0) + tensor[newline].mean(dim=0)
 
 
 class ActionKeepingDecoder:

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from satori.coat import ACTION_TOKENS
@@ -14,20 +15,30 @@ def test_tiny_tokenizer_has_single_id_action_tokens(tiny_tokenizer):
     assert tiny_tokenizer.decode(tiny_tokenizer.encode(text, add_special_tokens=False)) == text
 
 
-def test_add_action_tokens_resizes_with_mean_rows():
+def plain_tokenizer():
+    """A byte-level BPE tokenizer that knows the action words but not the action tokens."""
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     raw = Tokenizer(models.BPE())
-    raw.pre_tokenizer = pre_tokenizers.ByteLevel()
-    raw.train_from_iterator(["plain text without action tokens 1 2 3"] * 5,
-                            trainers.BpeTrainer(vocab_size=300, special_tokens=["<eos>"], show_progress=False))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, eos_token="<eos>", pad_token="<eos>")
+    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    raw.train_from_iterator(["plain text 1 2 3\ncontinue reflect explore\n"] * 5,
+                            trainers.BpeTrainer(vocab_size=300, special_tokens=["<eos>"], show_progress=False,
+                                                initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    return PreTrainedTokenizerFast(tokenizer_object=raw, eos_token="<eos>", pad_token="<eos>")
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_added_action_tokens_start_from_their_words_and_the_newline(tied):
+    """Each new row is the mean of its word's token rows plus the newline's, in the input embeddings and
+    the head alike, so every position scores an action token as its word plus a line break."""
+    tokenizer = plain_tokenizer()
     assert action_token_ids(tokenizer) == []
-    model = build_model(build_tokenizer(vocab_size=300), hidden_size=64, num_heads=1)
+    model = build_model(build_tokenizer(vocab_size=300), hidden_size=64, num_heads=1, tie_word_embeddings=tied)
     model.resize_token_embeddings(len(tokenizer))
     old_rows = model.get_input_embeddings().weight.detach().clone()
-    old_out = model.get_output_embeddings().weight.detach().clone()
+    text = tokenizer.encode("plain text 1 2 3\ncontinue", add_special_tokens=False)
+    old_logits = model(torch.tensor([text])).logits[0].detach()
 
     ids = add_action_tokens(tokenizer, model)
 
@@ -35,9 +46,17 @@ def test_add_action_tokens_resizes_with_mean_rows():
     new = model.get_input_embeddings().weight.detach()
     assert new.shape[0] == len(tokenizer) == len(old_rows) + 3
     assert torch.equal(new[: len(old_rows)], old_rows)
-    assert torch.allclose(new[ids[0]], old_rows.mean(0), atol=1e-6)
-    assert torch.allclose(model.get_output_embeddings().weight[ids[2]].detach(), old_out.mean(0), atol=1e-6)
+    assert all(not torch.allclose(new[a], new[b]) for a, b in [(ids[0], ids[1]), (ids[0], ids[2]), (ids[1], ids[2])])
+    newline = tokenizer.encode("\n", add_special_tokens=False)
+    logits = model(torch.tensor([text])).logits[0].detach()
+    assert torch.allclose(logits[:, : len(old_rows)], old_logits, atol=1e-5)  # only new ids are new inputs
+    for name, token_id in zip(("continue", "reflect", "explore"), ids):
+        word = tokenizer.encode(name, add_special_tokens=False)
+        assert torch.allclose(new[token_id], old_rows[word].mean(0) + old_rows[newline].mean(0), atol=1e-6)
+        assert torch.allclose(logits[:, token_id], old_logits[:, word].mean(1) + old_logits[:, newline].mean(1),
+                              atol=1e-4)
     assert add_action_tokens(tokenizer, model) == ids  # idempotent
+    assert torch.equal(model.get_input_embeddings().weight.detach(), new)
     out = model(torch.tensor([ids])).logits
     assert out.shape == (1, 3, len(tokenizer)) and torch.isfinite(out).all()
 

@@ -1,4 +1,4 @@
-"""Model loading: action tokens added with mean init and recorded in satori.json; source resolution."""
+"""Model loading: action tokens added, started from their words and recorded in satori.json; source resolution."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def plain_folder(tmp_path_factory):
     return folder, len(tokenizer)
 
 
-def test_loading_adds_action_tokens_with_mean_rows_and_records_them(plain_folder, tmp_path):
+def test_loading_adds_action_tokens_started_from_their_words_and_records_them(plain_folder, tmp_path):
     folder, old_vocab = plain_folder
     model, tokenizer, meta = load_model_and_tokenizer(str(folder))
     assert len(tokenizer) == old_vocab + 3
@@ -42,7 +42,8 @@ def test_loading_adds_action_tokens_with_mean_rows_and_records_them(plain_folder
     assert meta["action_token_ids"] == {t: old_vocab + i for i, t in enumerate(ACTION_TOKENS)}
     weight = model.get_input_embeddings().weight
     assert weight.shape[0] == old_vocab + 3
-    assert torch.allclose(weight[old_vocab], weight[:old_vocab].mean(0), atol=1e-6)
+    word, newline = (tokenizer.encode(text, add_special_tokens=False) for text in ("reflect", "\n"))
+    assert torch.allclose(weight[old_vocab + 1], weight[word].mean(0) + weight[newline].mean(0), atol=1e-6)
     assert tokenizer.encode("<|reflect|>x", add_special_tokens=False)[0] == old_vocab + 1
 
     export_model(tmp_path / "exported", model, tokenizer, meta)
