@@ -42,15 +42,15 @@ CONFIG = "configs/real_smollm2.yaml"
 GPU_OVERRIDES = [
     "rl.algo.advantage=gae", "sft.model.precision=bf16-mixed", "rl.model.precision=bf16-mixed",
     "rl.resources.gpus_per_learner=1", "rl.resources.gpus_per_engine=1", "rl.resources.colocate=true",
-    "rl.rollout.gpu_memory_utilization=0.3", "rl.total_steps=4",
+    "rl.rollout.gpu_memory_utilization=0.3", "rl.max_steps=4",
     "eval.engine=vllm", "eval.device=cuda", "eval.vllm.dtype=bfloat16", "eval.vllm.kv_cache_gib=null",
     "eval.vllm.gpu_memory_utilization=0.5",
 ]
 # On CPU the dry run keeps fp32: without native bf16 matrix units, bf16 autocast made one SFT step of
 # SmolLM2 take more than 5 minutes here (20 s in fp32); bf16-mixed itself is tested on CPU at tiny scale.
 CPU_OVERRIDES = [
-    "rl.algo.advantage=gae", "rl.resources.colocate=true", "synth.source.procedural.n=60", "sft.train.max_steps=8", "sft.checkpoint.every=8",
-    "sft.eval.num_generations=4", "rl.total_steps=2", "rl.checkpoint_every=2", "rl.data.eval_size=4",
+    "rl.algo.advantage=gae", "rl.resources.colocate=true", "synth.source.procedural.n=60", "sft.max_steps=8", "sft.checkpoint_every=8",
+    "sft.eval.num_generations=4", "rl.max_steps=2", "rl.checkpoint_every=2", "rl.data.eval_size=4",
     "rl.rae.offline_problems=4", "eval.limit=8", "eval.batch_size=8",
 ]
 GREEDY_PROMPTS = 16

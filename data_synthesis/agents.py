@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from data_synthesis.families import MISTAKE_KINDS, Step, problem_state, solve_steps
+from data_synthesis.families import MISTAKE_KINDS, SolutionStep, problem_state, solve_steps
 from data_synthesis.expr import format_number, render, value
 from satori.coat import ACTION_TOKENS
 from satori.latex import last_boxed
@@ -42,7 +42,7 @@ class Attempt:
 
     steps: list[str]
     answer: str | None
-    trace: list[Step] | None = None
+    trace: list[SolutionStep] | None = None
     error: str | None = None
     tokens: Counter = field(default_factory=Counter)
     correct: bool | None = None
@@ -136,8 +136,8 @@ class ScriptedGenerator(Generator):
         texts[-1] = answer_step(texts[-1], answer)
         return Attempt(texts, answer, trace=steps)
 
-    def _with_mistake(self, family, correct: list[Step], first: int, seen: set[str], rng: random.Random,
-                      gold: str) -> list[Step] | None:
+    def _with_mistake(self, family, correct: list[SolutionStep], first: int, seen: set[str], rng: random.Random,
+                      gold: str) -> list[SolutionStep] | None:
         """``correct`` with one wrong step and its follow-through.
 
         The wrong step sits at index >= ``first`` when possible and never repeats a step text in
@@ -231,7 +231,7 @@ def clean_text(text: str, keep_boxes: bool = True) -> str:
     return " ".join(text.split())
 
 
-def split_steps(text: str) -> list[str]:
+def step_texts(text: str) -> list[str]:
     """Model output -> step texts (one per action token when it used them, else one per non-empty line)."""
     pieces = _ACTION.split(text) if _ACTION.search(text) else text.splitlines()
     return [s for s in (clean_text(p) for p in pieces) if s]
@@ -265,7 +265,7 @@ class LLMGenerator(Generator):
             if reply.error is not None:
                 attempts.append(Attempt([], None, error=reply.error, tokens=tokens))
                 continue
-            steps = split_steps(reply.text)
+            steps = step_texts(reply.text)
             attempts.append(Attempt(steps, last_boxed("\n".join(steps)), tokens=tokens))
         return attempts
 

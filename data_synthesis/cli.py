@@ -2,7 +2,7 @@
 
 Examples::
 
-    satori synth configs/synth_procedural.yaml source.procedural.n=200 output_dir=runs/synth_small
+    satori synth configs/synth_procedural.yaml source.procedural.n=200 run_dir=runs/synth_small
     OPENAI_API_KEY=... satori synth configs/synth_gsm8k_openai.yaml
 
 Rerunning the same command after an interruption resumes: finished problems are skipped and
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     print(format_config(config), flush=True)
     try:
         check_resume(config)
-        save_config(config, Path(config.output_dir) / "config.yaml")
+        save_config(config, Path(config.run_dir) / "config.yaml")
         stats = synthesize(config)
     except (ConfigError, DataError, ValueError) as exc:
         print(f"satori synth: {exc}", file=sys.stderr)
@@ -54,16 +54,16 @@ RESUMABLE_CHANGES = ("progress", "chunk_size")
 
 
 def check_resume(config: SynthConfig) -> None:
-    """Refuse to resume into ``output_dir`` when it was started with settings that change the demos."""
-    saved_path = Path(config.output_dir) / "config.yaml"
-    if not saved_path.exists() or not (Path(config.output_dir) / "progress.jsonl").exists():
+    """Refuse to resume into ``run_dir`` when it was started with settings that change the demos."""
+    saved_path = Path(config.run_dir) / "config.yaml"
+    if not saved_path.exists() or not (Path(config.run_dir) / "progress.jsonl").exists():
         return
     saved = {k: v for k, v in read_yaml(saved_path).items() if k not in RESUMABLE_CHANGES}
     current = {k: v for k, v in to_dict(config).items() if k not in RESUMABLE_CHANGES}
     changed = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
     if changed:
-        raise ConfigError(f"{config.output_dir} holds a run started with other settings ({', '.join(changed)} "
-                          "differ from its config.yaml); resume with the same settings or choose a new output_dir")
+        raise ConfigError(f"{config.run_dir} holds a run started with other settings ({', '.join(changed)} "
+                          "differ from its config.yaml); resume with the same settings or choose a new run_dir")
 
 
 def synthesize(config: SynthConfig) -> dict[str, Any]:
@@ -71,7 +71,7 @@ def synthesize(config: SynthConfig) -> dict[str, Any]:
     from satori.grading import VerifierPool
 
     backends: dict[str, Any] = {}
-    verifier = VerifierPool(workers=config.agents.verifier_workers, timeout=config.agents.verifier_timeout,
+    verifier = VerifierPool(workers=config.agents.verifier_workers, timeout=config.agents.verify_timeout,
                             warm_up=config.agents.verifier_warm_up)
     try:
         generator, critic = build_roles(config, backends)

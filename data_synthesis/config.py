@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from data_synthesis.demos import KINDS
 from data_synthesis.families import DIFFICULTIES, FAMILIES, MISTAKE_KINDS, SPLITS
 from satori.config import require
-from satori.prompts import check_template
+from satori.prompts import check_template_key
+from satori.run_config import RunConfig
 
 
 @dataclass
@@ -101,7 +102,7 @@ class AgentsConfig:
     mistake_kinds: list[str] = field(default_factory=lambda: list(MISTAKE_KINDS))
     orm: str | None = None
     verifier_workers: int = 2
-    verifier_timeout: float = 5.0
+    verify_timeout: float = 5.0     # seconds per answer check
     verifier_warm_up: bool = True
 
     def validate(self) -> None:
@@ -117,15 +118,18 @@ class AgentsConfig:
         require(bool(self.mistake_kinds) and not unknown, "agents.mistake_kinds",
                 f"choose from {list(MISTAKE_KINDS)} (unknown: {unknown})")
         require(self.verifier_workers >= 1, "agents.verifier_workers", "must be at least 1")
-        require(self.verifier_timeout > 0, "agents.verifier_timeout", "must be > 0 seconds")
+        require(self.verify_timeout > 0, "agents.verify_timeout", "must be > 0 seconds")
 
 
 @dataclass
-class SynthConfig:
-    """``satori synth``: where problems come from, who solves and critiques them, what to write."""
+class SynthConfig(RunConfig):
+    """``satori synth``: where problems come from, who solves and critiques them, what to write.
 
-    output_dir: str = "runs/synth"
-    seed: int = 0
+    ``run_dir`` receives the demonstrations (a rerun resumes there); ``seed`` fixes the problems and
+    the roles' sampling (see :class:`satori.run_config.RunConfig`).
+    """
+
+    run_dir: str = "runs/synth"
     source: SourceConfig = field(default_factory=SourceConfig)
     agents: AgentsConfig = field(default_factory=AgentsConfig)
     kinds: dict[str, float] = field(default_factory=lambda: {"correct_verified": 0.4, "error_reflect_explore": 0.4,
@@ -135,6 +139,7 @@ class SynthConfig:
     tokenizer: str | None = None
     chunk_size: int = 256
     progress: bool = True
+    RENAMED_KEYS: ClassVar[dict[str, str]] = {"agents.verifier_timeout": "agents.verify_timeout"}
 
     def validate(self) -> None:
         unknown = sorted(set(self.kinds) - set(KINDS))
@@ -144,10 +149,7 @@ class SynthConfig:
         require(self.max_rounds >= 1, "max_rounds", "must be at least 1")
         require(self.kinds.get("multi_round", 0) == 0 or self.max_rounds >= 2, "max_rounds",
                 "multi_round demonstrations need max_rounds >= 2; raise it or set kinds.multi_round to 0")
-        try:
-            check_template(self.prompt_template)
-        except ValueError as exc:
-            require(False, "prompt_template", str(exc))
+        check_template_key(self.prompt_template, "prompt_template")
         require(self.prompt_template not in ("chat", "auto") or self.tokenizer is not None, "tokenizer",
                 f"prompt_template {self.prompt_template!r} renders through a tokenizer's chat template; "
                 "set tokenizer to its folder or use prompt_template=satori")

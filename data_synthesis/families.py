@@ -35,7 +35,7 @@ MISTAKE_KINDS = ("slip", "carry", "sign", "precedence", "denominator")
 
 
 @dataclass(frozen=True)
-class Step:
+class SolutionStep:
     """One solution step from ``before`` to ``after``.
 
     ``claim`` is the local computation the step states (``local = result``), ``path`` the node
@@ -103,7 +103,7 @@ class ExpressionFamily:
     def equivalent(self, before: Expr, after: Expr) -> bool:
         return value(before) == value(after)
 
-    def step(self, state: Expr) -> Step | None:
+    def step(self, state: Expr) -> SolutionStep | None:
         """The correct next step, or None when ``state`` is the final answer."""
         if isinstance(state, Num):
             return None if self.is_final(state) else self._make(state, (), state, state.reduced())
@@ -114,7 +114,7 @@ class ExpressionFamily:
         """The correct result of one reduction of ``node`` (whose children are numbers)."""
         raise NotImplementedError
 
-    def mistake(self, state: Expr, kind: str, rng: random.Random) -> Step | None:
+    def mistake(self, state: Expr, kind: str, rng: random.Random) -> SolutionStep | None:
         """A step with a ``kind`` mistake, or None when that mistake does not fit ``state``."""
         if kind == "precedence":
             return self._precedence_slip(state)
@@ -129,7 +129,7 @@ class ExpressionFamily:
     def wrong_reduce(self, node: Op, kind: str, rng: random.Random) -> Expr | None:
         raise NotImplementedError
 
-    def _precedence_slip(self, state: Expr) -> Step | None:
+    def _precedence_slip(self, state: Expr) -> SolutionStep | None:
         """Read ``a + b * c`` left to right: reduce ``a + b`` first."""
         for path, node in _nodes(state):
             right = node.right if isinstance(node, Op) else None
@@ -143,16 +143,16 @@ class ExpressionFamily:
                 after = replace(state, path, rewritten)
                 if value(after) == value(state):
                     return None
-                return Step(state, after, claim, result, self._text(claim, result, after, not path),
+                return SolutionStep(state, after, claim, result, self._text(claim, result, after, not path),
                             path, "precedence")
         return None
 
     def _make(self, state: Expr, path: tuple[int, ...], node: Expr, result: Expr,
-              mistake: str | None = None) -> Step:
+              mistake: str | None = None) -> SolutionStep:
         after = replace(state, path, result)
         claim, claim_str = (node, None) if isinstance(node, Op) else (Op("*", node, Num(1)),
                                                                       f"{render(node)} = {render(result)}")
-        return Step(state, after, claim, result, self._text(node, result, after, not path), path, mistake, claim_str)
+        return SolutionStep(state, after, claim, result, self._text(node, result, after, not path), path, mistake, claim_str)
 
     def _text(self, node: Expr, result: Expr, after: Expr, whole: bool) -> str:
         text = f"{render(node)}{self._middle(node, result)} = {render(result)}"
@@ -162,7 +162,7 @@ class ExpressionFamily:
         """Text shown between a claim and its result (fractions show the unreduced form)."""
         return ""
 
-    def check_text(self, steps: list[Step]) -> str:
+    def check_text(self, steps: list[SolutionStep]) -> str:
         """A short verification of the last step (its inverse operation)."""
         last = next(s for s in reversed(steps) if s.claim_str is None)  # skip reductions such as 6/8 = 3/4
         x, y, r = last.claim.left, last.claim.right, value(last.result)
@@ -323,16 +323,16 @@ class LinearFamily:
         solution = root(before)
         return solution is not None and root(after) == solution
 
-    def step(self, state: Equation) -> Step | None:
+    def step(self, state: Equation) -> SolutionStep | None:
         return self._step(state, None, None)
 
-    def mistake(self, state: Equation, kind: str, rng: random.Random) -> Step | None:
+    def mistake(self, state: Equation, kind: str, rng: random.Random) -> SolutionStep | None:
         if self.is_final(state):
             return None
         step = self._step(state, kind, rng)
         return step if step is not None and not self.equivalent(state, step.after) else None
 
-    def _step(self, eq: Equation, kind: str | None, rng: random.Random | None) -> Step | None:
+    def _step(self, eq: Equation, kind: str | None, rng: random.Random | None) -> SolutionStep | None:
         def compute(op: str, x: sympy.Rational, y: sympy.Rational) -> sympy.Rational | None:
             right = {"+": x + y, "-": x - y, "*": x * y}[op]
             if kind is None:
@@ -355,7 +355,7 @@ class LinearFamily:
             after = Equation(coef, eq.b, sympy.Integer(0), eq.d)
             term = "x" if abs(eq.c) == 1 else f"{format_number(abs(eq.c))}x"
             text = f"{verb} {term} {'from' if op == '-' else 'to'} both sides: {render_equation(after)}."
-            return Step(eq, after, Op(op, num(eq.a), num(abs(eq.c))), num(coef), text, mistake=kind)
+            return SolutionStep(eq, after, Op(op, num(eq.a), num(abs(eq.c))), num(coef), text, mistake=kind)
         if eq.b != 0:
             op, verb = ("-", "Subtract") if eq.b > 0 else ("+", "Add")
             rhs = compute(op, eq.d, abs(eq.b))
@@ -364,7 +364,7 @@ class LinearFamily:
             after = Equation(eq.a, sympy.Integer(0), sympy.Integer(0), rhs)
             text = f"{verb} {format_number(abs(eq.b))} {'from' if op == '-' else 'to'} both sides: " \
                    f"{render_equation(after)}."
-            return Step(eq, after, Op(op, num(eq.d), num(abs(eq.b))), num(rhs), text, mistake=kind)
+            return SolutionStep(eq, after, Op(op, num(eq.d), num(abs(eq.b))), num(rhs), text, mistake=kind)
         if eq.a != 1:
             if kind == "sign":
                 x = -eq.d / eq.a
@@ -377,11 +377,11 @@ class LinearFamily:
             after = Equation(sympy.Integer(1), sympy.Integer(0), sympy.Integer(0), x)
             text = f"Divide both sides by {format_number(eq.a)}: {render_equation(after)}."
             claim_str = f"{render_num(num(eq.d))} / {render_num(num(eq.a))} = {render_num(num(x), True)}"
-            return Step(eq, after, Op("*", num(eq.d), Num(1, int(eq.a))), num(x), text, mistake=kind,
+            return SolutionStep(eq, after, Op("*", num(eq.d), Num(1, int(eq.a))), num(x), text, mistake=kind,
                         claim_str=claim_str)
         return None
 
-    def check_text(self, steps: list[Step]) -> str:
+    def check_text(self, steps: list[SolutionStep]) -> str:
         eq = steps[0].before
         x = steps[-1].after.d
         x_text = format_number(x) if x.q == 1 and x >= 0 else f"({format_number(x)})"
@@ -719,13 +719,13 @@ class WordFamily(ArithmeticFamily):
             return Num(value(node).p + rng.choice([-2, -1, 1, 2])) if kind == "slip" else None
         return super().wrong_reduce(node, kind, rng) if kind in ("slip", "carry") else None
 
-    def mistake(self, state: Expr, kind: str, rng: random.Random) -> Step | None:
+    def mistake(self, state: Expr, kind: str, rng: random.Random) -> SolutionStep | None:
         step = self._wrong_operation(state) if kind == "sign" else super().mistake(state, kind, rng)
         if step is None or not _sound(step.after) or value(step.after) == value(state):
             return None
         return step
 
-    def _wrong_operation(self, state: Expr) -> Step | None:
+    def _wrong_operation(self, state: Expr) -> SolutionStep | None:
         """Add what the story takes away (or take away what it adds): ``48 + 9 = 57`` for ``48 - 9``."""
         if isinstance(state, Num):
             return None
@@ -735,13 +735,13 @@ class WordFamily(ArithmeticFamily):
         claim = Op("+" if node.op == "-" else "-", node.left, node.right)
         result = Num(int(value(claim)))
         after = replace(state, path, result)
-        return Step(state, after, claim, result, self._text(claim, result, after, not path), path, "sign")
+        return SolutionStep(state, after, claim, result, self._text(claim, result, after, not path), path, "sign")
 
     def _make(self, state: Expr, path: tuple[int, ...], node: Expr, result: Expr,
-              mistake: str | None = None) -> Step:
+              mistake: str | None = None) -> SolutionStep:
         step = super()._make(state, path, node, result, mistake)
         if _is_division(node):
-            step = Step(step.before, step.after, step.claim, step.result, step.text, step.path, step.mistake,
+            step = SolutionStep(step.before, step.after, step.claim, step.result, step.text, step.path, step.mistake,
                         f"{self._claim(node)} = {render(result)}")
         return step
 
@@ -752,7 +752,7 @@ class WordFamily(ArithmeticFamily):
         """Only the computation: the story, not an expression, says what is left to do."""
         return f"{self._claim(node)} = {render(result)}."
 
-    def check_text(self, steps: list[Step]) -> str:
+    def check_text(self, steps: list[SolutionStep]) -> str:
         """The last computation undone: ``39 + 9 = 48``, ``12 * 4 = 48``, ``48 / 12 = 4``."""
         last = steps[-1].claim
         x, r = render(last.left), format_number(value(steps[-1].result))
@@ -765,7 +765,7 @@ class WordFamily(ArithmeticFamily):
 FAMILIES = {family.name: family for family in (ArithmeticFamily(), FractionFamily(), LinearFamily(), WordFamily())}
 
 
-def solve_steps(family, state) -> list[Step]:
+def solve_steps(family, state) -> list[SolutionStep]:
     """The correct step sequence from ``state`` to the final answer."""
     steps = []
     while (step := family.step(state)) is not None:

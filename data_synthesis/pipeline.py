@@ -4,7 +4,7 @@ Per chunk of problems, each role is called once per stage with the whole chunk (
 backends batch). Every random choice about a problem derives from ``(seed, problem id)``,
 so with scripted agents the result does not depend on chunking, order or interruptions.
 
-Outputs in ``output_dir``:
+Outputs in ``run_dir``:
 - ``progress.jsonl``: one ledger row per finished problem (demo or rejection reason), appended
   durably; a rerun skips the problems it holds.
 - ``demos.jsonl``: the accepted demonstrations sorted by id, rewritten atomically at the end.
@@ -222,10 +222,10 @@ class Synthesizer:
 
 def run_synthesis(config: SynthConfig, problems: list[Problem], synthesizer: Synthesizer,
                   bad_rows: list[str] | None = None) -> dict[str, Any]:
-    """Synthesize demos for ``problems`` resumably into ``config.output_dir``; returns the stats."""
+    """Synthesize demos for ``problems`` resumably into ``config.run_dir``; returns the stats."""
     from tqdm import tqdm
 
-    out = Path(config.output_dir)
+    out = Path(config.run_dir)
     started = time.perf_counter()
     synthesizer.plan(problems)
     with JsonlAppender(out / "progress.jsonl") as ledger:
@@ -244,7 +244,7 @@ def run_synthesis(config: SynthConfig, problems: list[Problem], synthesizer: Syn
 
 def finalize(config: SynthConfig, problems: list[Problem], bad_rows: list[str], seconds: float) -> dict[str, Any]:
     """Write ``demos.jsonl`` (sorted), ``failures.jsonl`` and ``stats.json`` from the ledger."""
-    out = Path(config.output_dir)
+    out = Path(config.run_dir)
     wanted = {p.id for p in problems}
     ledger = {row["id"]: row for _, row in read_jsonl(out / "progress.jsonl") if row["id"] in wanted}
     rows = [ledger[k] for k in sorted(ledger)]

@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=["hf", "vllm"])
     parser.add_argument("--template", help="satori | chat | auto | a string containing {question}")
     parser.add_argument("--max-new-tokens", type=int)
-    parser.add_argument("--out", help="output folder")
+    parser.add_argument("--out", metavar="RUN_DIR", help="output folder (sets run_dir)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -58,7 +58,7 @@ def flag_overrides(args: argparse.Namespace) -> list[str]:
         overrides.append("ks=" + json.dumps([int(k) for k in args.k.split(",")]))
     simple = {"data_dir": args.data_dir, "limit": args.limit, "sampling.n": args.n,
               "sampling.temperature": args.temperature, "engine": args.engine, "template": args.template,
-              "sampling.max_new_tokens": args.max_new_tokens, "out": args.out}
+              "sampling.max_new_tokens": args.max_new_tokens, "run_dir": args.out}
     overrides += [f"{key}={json.dumps(value)}" for key, value in simple.items() if value is not None]
     if args.no_progress:
         overrides.append("progress=false")
@@ -96,5 +96,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"satori eval: {exc}", file=sys.stderr)
         return 2
     print(markdown_table(results))
-    print(f"wrote {config.out}/summary.json, table.md, chart.png and <model>/samples.jsonl")
+    print(f"wrote {config.run_dir}/summary.json, table.md, chart.png and <model>/samples.jsonl")
     return 0

@@ -1,7 +1,9 @@
 """`satori eval` configuration: which checkpoints, which benchmarks, how to sample and grade.
 
 Loaded with ``satori.config.load_config(EvalConfig, path, overrides, section="eval")``, so a
-pipeline YAML's ``eval:`` section works unchanged. Example (``configs/eval_math.yaml``)::
+pipeline YAML's ``eval:`` section works unchanged. ``run_dir`` receives the report (a rerun resumes
+there) and ``seed`` seeds sampling and the procedural benchmarks (see :mod:`satori.run_config`).
+Example (``configs/eval_math.yaml``)::
 
     models: [{name: sft, path: runs/sft/final}]
     benchmarks: [gsm8k, math500, aime24, amc23, olympiadbench]
@@ -11,12 +13,13 @@ pipeline YAML's ``eval:`` section works unchanged. Example (``configs/eval_math.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from satori.config import require
 from satori.engines.base import SamplingParams
 from satori.problems import ColumnMap
-from satori.prompts import check_template
+from satori.prompts import check_template_key
+from satori.run_config import RunConfig
 
 from eval.benchmarks import is_known
 
@@ -33,7 +36,7 @@ class ModelSpec:
     def validate(self) -> None:
         require(bool(self.path), "models[].path", "give the checkpoint folder, hub name or .gguf file")
         if self.template is not None:
-            _check_template(self.template, "models[].template")
+            check_template_key(self.template, "models[].template")
 
     @property
     def label(self) -> str:
@@ -62,15 +65,14 @@ class SamplingConfig:
     top_p: float = 1.0
     top_k: int = -1
     n: int = 1
-    seed: int = 0
 
-    def params(self) -> SamplingParams:
-        """The engine's sampling parameters."""
-        return SamplingParams(**asdict(self), logprobs=False)
+    def params(self, seed: int) -> SamplingParams:
+        """The engine's sampling parameters (``seed``: the run's)."""
+        return SamplingParams(**asdict(self), seed=seed, logprobs=False)
 
     def validate(self) -> None:
         try:
-            self.params().validate()
+            self.params(seed=0).validate()
         except ValueError as exc:
             require(False, "sampling", str(exc))
 
@@ -87,7 +89,8 @@ class VLLMSettings:
 
 
 @dataclass
-class EvalConfig:
+class EvalConfig(RunConfig):
+    run_dir: str = "runs/eval"
     models: list[ModelSpec] = field(default_factory=list)
     benchmarks: list[str] = field(default_factory=lambda: ["gsm8k", "math500"])
     data_dir: str | None = None                            # folder with the usual local files
@@ -100,11 +103,11 @@ class EvalConfig:
     ks: list[int] = field(default_factory=lambda: [1])     # pass@k and maj@k reported for these k <= n
     batch_size: int = 16                                   # problems per generate call (and per resume chunk)
     verifier_workers: int = 2
-    verifier_timeout: float = 5.0                          # seconds per answer check
+    verify_timeout: float = 5.0                            # seconds per answer check
     device: str = "cpu"
     vllm: VLLMSettings = field(default_factory=VLLMSettings)
-    out: str = "runs/eval"
     progress: bool = True
+    RENAMED_KEYS: ClassVar[dict[str, str]] = {"verifier_timeout": "verify_timeout", "sampling.seed": "seed"}
 
     def validate(self) -> None:
         require(bool(self.models), "models", "name at least one checkpoint (--model NAME=PATH)")
@@ -119,16 +122,13 @@ class EvalConfig:
         for name in self.files:
             require(name in self.benchmarks, f"files.{name}", f"{name!r} is not in benchmarks")
         require(self.limit is None or self.limit >= 1, "limit", "must be >= 1 (or null for all)")
-        _check_template(self.template, "template")
+        check_template_key(self.template, "template")
         require(all(1 <= k <= self.sampling.n for k in self.ks), "ks",
                 f"every k must be between 1 and sampling.n = {self.sampling.n}")
         require(self.batch_size >= 1, "batch_size", "must be >= 1")
         require(self.verifier_workers >= 1, "verifier_workers", "must be >= 1")
-        require(self.verifier_timeout > 0, "verifier_timeout", "must be > 0 seconds")
+        require(self.verify_timeout > 0, "verify_timeout", "must be > 0 seconds")
 
-
-def _check_template(template: str, key: str) -> None:
-    try:
-        check_template(template)
-    except ValueError as exc:
-        require(False, key, str(exc))
+    def sampling_params(self) -> SamplingParams:
+        """The engine's sampling parameters: ``sampling`` with the run's ``seed``."""
+        return self.sampling.params(self.seed)

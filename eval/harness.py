@@ -1,6 +1,6 @@
 """Run checkpoints on benchmarks: prompt, generate, grade, and append one row per sample.
 
-Output layout under ``config.out``::
+Output layout under ``config.run_dir``::
 
     <model>/samples.jsonl   one row per (benchmark, problem id, sample index), appended as graded
     <model>/settings.json   sampling and prompt settings the samples were made with
@@ -57,14 +57,14 @@ def load_benchmarks(config: EvalConfig) -> dict[str, list[Problem]]:
         sets[name] = load_benchmark(
             name, path=config.files.get(name) or (custom.path if custom else None), data_dir=config.data_dir,
             columns=custom.columns if custom else None, split=custom.split if custom else None,
-            subset=custom.subset if custom else None, limit=config.limit, seed=config.sampling.seed)
+            subset=custom.subset if custom else None, limit=config.limit, seed=config.seed)
     return sets
 
 
 def evaluate_model(spec: ModelSpec, config: EvalConfig, benchmarks: dict[str, list[Problem]],
                    grader: Any) -> Path:
     """Make and grade every missing sample of ``spec`` on ``benchmarks``; returns its samples file."""
-    folder = Path(config.out) / spec.label
+    folder = Path(config.run_dir) / spec.label
     samples_path = folder / "samples.jsonl"
     n = config.sampling.n
     with JsonlAppender(samples_path, key="key") as appender:
@@ -118,7 +118,7 @@ def generate_and_grade(engine: Any, batch: list[PendingProblem], config: EvalCon
     (``before_reflect``), for the self-correction counts; when it holds no answer
     (``extract_answer`` finds none) it is recorded as status ``no_answer``, not correct.
     """
-    outputs = engine.generate([p.prompt_ids for p in batch], config.sampling.params())
+    outputs = engine.generate([p.prompt_ids for p in batch], config.sampling_params())
     samples = [(p, i, outputs[b][i]) for b, p in enumerate(batch) for i in p.missing]
     prefixes = [before_first(completion.text, REFLECT) for _, _, completion in samples]
     answered = [prefix is not None and extract_answer(prefix) is not None for prefix in prefixes]
@@ -179,13 +179,18 @@ def open_model(spec: ModelSpec, config: EvalConfig, folder: Path
     return tokenizer, lambda max_len: VLLMEngine(
         source, tokenizer, dtype=v.dtype, max_model_len=v.max_model_len or max_len, kv_cache_gib=v.kv_cache_gib,
         gpu_memory_utilization=v.gpu_memory_utilization,
-        enforce_eager=v.enforce_eager, seed=config.sampling.seed)
+        enforce_eager=v.enforce_eager, seed=config.seed)
 
 
 def run_settings(spec: ModelSpec, config: EvalConfig) -> dict[str, Any]:
     """What the samples depend on besides the problems: checkpoint, prompt, decoding."""
     return {"model": spec.path, "gguf_file": spec.gguf_file, "template": spec.template or config.template,
-            "sampling": asdict(config.sampling)}
+            "sampling": sampling_record(config)}
+
+
+def sampling_record(config: EvalConfig) -> dict[str, Any]:
+    """The decoding settings as recorded with the samples: ``sampling`` and the run's ``seed``."""
+    return {**asdict(config.sampling), "seed": config.seed}
 
 
 def check_settings(folder: Path, settings: dict[str, Any]) -> None:
@@ -196,7 +201,7 @@ def check_settings(folder: Path, settings: dict[str, Any]) -> None:
         if previous != settings:
             changed = sorted(k for k in settings if previous.get(k) != settings[k])
             raise ConfigError(f"{path}: samples there were made with different {', '.join(changed)} "
-                              f"({previous}); choose another --out or remove {folder}")
+                              f"({previous}); choose another run_dir (--out) or remove {folder}")
         return
     atomic_write_json(path, settings)
 
@@ -221,12 +226,12 @@ def run_eval(config: EvalConfig) -> dict[str, dict[str, dict[str, Any]]]:
     from eval.summary import distinct_answer_pairs, summarize_benchmark
 
     benchmarks = load_benchmarks(config)
-    out = Path(config.out)
+    out = Path(config.run_dir)
     for spec in config.models:
         check_settings(out / spec.label, run_settings(spec, config))
     save_config(config, out / "config.yaml")
     results: dict[str, dict[str, dict[str, Any]]] = {}
-    with VerifierPool(workers=config.verifier_workers, timeout=config.verifier_timeout) as grader:
+    with VerifierPool(workers=config.verifier_workers, timeout=config.verify_timeout) as grader:
         for spec in config.models:
             rows = read_samples(evaluate_model(spec, config, benchmarks, grader))
             same = _equivalence(grader, distinct_answer_pairs(rows)) if max(config.ks) > 1 else None
@@ -236,7 +241,7 @@ def run_eval(config: EvalConfig) -> dict[str, dict[str, dict[str, Any]]]:
                     group_by=group_keys(name), same=same)
                 for name, problems in benchmarks.items()}
     atomic_write_json(out / "summary.json", {"models": {m.label: m.path for m in config.models},
-                                             "settings": asdict(config.sampling), "results": results})
+                                             "settings": sampling_record(config), "results": results})
     write_reports(results, out)
     return results
 

@@ -4,8 +4,11 @@ Every stage declares one dataclass (nested dataclasses for sections). ``load_con
 reads a YAML file, applies command-line overrides, converts and checks every value
 against the declared types, then calls each dataclass's ``validate()`` if it has one.
 Any problem raises :class:`ConfigError` naming the key and what to change. A dataclass may list
-keys it no longer takes in a ``RENAMED_KEYS`` class variable (old key -> what replaced it), so an
-old config is refused with the new key named.
+keys it no longer takes in a ``RENAMED_KEYS`` class variable (old dotted key, relative to that
+dataclass -> the new key, or a sentence saying what replaced it); the tables of a class's bases
+count too. An old key is refused, in a YAML file and in a ``key=value`` override alike, e.g.
+``key 'total_steps' was renamed: use max_steps``. The run-level keys every stage shares
+(``run_dir``, ``seed``, ``max_steps``, ...) live in :mod:`satori.run_config`.
 
 A pipeline YAML holds one section per stage (``synth:``, ``sft:``, ``rl:``, ``eval:``);
 ``load_config(SFTConfig, path, section="sft")`` reads just that section, so each stage's
@@ -106,14 +109,12 @@ def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "", source: str 
     """Convert a mapping into dataclass ``cls``, checking keys and types recursively."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: key '{prefix.rstrip('.') or '<top>'}' must be a mapping, got {data!r}")
+    check_renamed(cls, data, prefix, source)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     hints = get_type_hints(cls)
     unknown = [k for k in data if k not in fields]
     if unknown:
         key = unknown[0]
-        renamed = getattr(cls, "RENAMED_KEYS", {})  # a ClassVar: old key -> what replaced it
-        if key in renamed:
-            raise ConfigError(f"{source}: key '{prefix}{key}' was replaced: {renamed[key]}")
         close = difflib.get_close_matches(str(key), list(fields), n=1)
         hint = f"; did you mean '{prefix}{close[0]}'?" if close else f"; known keys: {', '.join(sorted(fields))}"
         raise ConfigError(f"{source}: unknown key '{prefix}{key}'{hint}")
@@ -125,6 +126,39 @@ def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "", source: str 
     if missing:
         raise ConfigError(f"{source}: required key '{prefix}{missing[0]}' is missing")
     return cls(**kwargs)
+
+
+_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def renamed_keys(cls: type) -> dict[str, str]:
+    """``cls``'s ``RENAMED_KEYS`` merged with its bases' (old dotted key -> new key or a sentence)."""
+    table: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        table.update(vars(klass).get("RENAMED_KEYS", {}))
+    return table
+
+
+def check_renamed(cls: type, data: dict[str, Any], prefix: str = "", source: str = "config") -> None:
+    """Refuse a key of ``data`` that ``cls`` no longer takes, naming what replaced it."""
+    for old, new in renamed_keys(cls).items():
+        if get_dotted(data, old) is not _ABSENT:
+            if _KEY_RE.fullmatch(new):
+                raise ConfigError(f"{source}: key '{prefix}{old}' was renamed: use {prefix}{new}")
+            raise ConfigError(f"{source}: key '{prefix}{old}' was replaced: {new}")
+
+
+_ABSENT = object()
+
+
+def get_dotted(tree: Any, key: str, default: Any = _ABSENT) -> Any:
+    """``tree["a"]["b"]`` for ``key == "a.b"``; ``default`` when a part is missing (or not a mapping)."""
+    node = tree
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
 
 
 def convert(value: Any, annotation: Any, key: str, source: str) -> Any:
@@ -195,14 +229,39 @@ def _type_name(annotation: Any) -> str:
 
 
 def validate_tree(config: Any) -> None:
-    """Call ``validate()`` on every dataclass in the tree, children first."""
+    """Run the checks of every dataclass in the tree, children first.
+
+    A dataclass's checks are the ``validate()`` of each class in its MRO that defines one, bases
+    first: a subclass's ``validate()`` adds to its bases' checks and never replaces them (so the
+    shared run-level checks of :mod:`satori.run_config` hold in every stage without a ``super()`` call).
+    """
     for f in dataclasses.fields(config):
         child = getattr(config, f.name)
         if dataclasses.is_dataclass(child):
             validate_tree(child)
-    validate = getattr(config, "validate", None)
-    if callable(validate):
-        validate()
+    for klass in reversed(type(config).__mro__):
+        validate = vars(klass).get("validate")
+        if callable(validate):
+            validate(config)
+
+
+def carry(source: Any, cls: type[T], **changes: Any) -> T:
+    """A ``cls`` holding ``source``'s values for the fields both declare (by name), then ``changes``.
+
+    A section of ``source`` that is not an instance of the section ``cls`` declares is carried the
+    same way into that class, field by name; any other value is shared as is. A field ``source``
+    lacks keeps ``cls``'s default, so an option added to both classes flows through without code here.
+    """
+    hints = get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if not f.init or f.name in changes or not hasattr(source, f.name):
+            continue
+        value, target = getattr(source, f.name), hints[f.name]
+        if dataclasses.is_dataclass(target) and dataclasses.is_dataclass(value) and not isinstance(value, target):
+            value = carry(value, target)
+        values[f.name] = value
+    return cls(**values, **changes)
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -229,5 +288,5 @@ def require(condition: bool, key: str, message: str) -> None:
 
 
 __all__ = ["ConfigError", "load_config", "from_dict", "save_config", "format_config", "to_dict",
-           "parse_override", "require", "read_yaml"]
+           "parse_override", "require", "read_yaml", "validate_tree", "carry", "get_dotted", "renamed_keys"]
 

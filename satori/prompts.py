@@ -22,6 +22,16 @@ def check_template(template: str) -> None:
                          "nor a string containing {question}")
 
 
+def check_template_key(template: str, key: str) -> None:
+    """:func:`check_template` for a config's ``validate()``: a ConfigError naming the config ``key``."""
+    from satori.config import ConfigError
+
+    try:
+        check_template(template)
+    except ValueError as exc:
+        raise ConfigError(f"key '{key}': {exc}") from None
+
+
 def build_prompt(question: str, template: str = "satori", tokenizer: Any = None) -> str:
     """The prompt text for ``question`` under ``template`` (the response follows it directly)."""
     check_template(template)

@@ -17,6 +17,7 @@ EXPECTED = ("grade", "synth", "pretrain", "sft", "rl", "eval", "run", "teach")
 STAGE_PACKAGES = ("train", "eval", "data_synthesis")
 
 
+@pytest.mark.slow  # a Python subprocess importing the CLI
 def test_help_imports_no_stage_module():
     """`satori --help` lists every subcommand with its help line, importing none of their packages."""
     code = textwrap.dedent(f"""
@@ -53,6 +54,7 @@ def test_every_subcommand_is_registered_and_its_module_runs_it():
         module.add_arguments(argparse.ArgumentParser())
 
 
+@pytest.mark.slow  # a Python subprocess importing the CLI
 def test_subcommand_modules_import_light():
     code = ("import sys, satori.cli;"
             "[satori.cli.load_command(ep) for ep in satori.cli.registered()];"
@@ -61,6 +63,7 @@ def test_subcommand_modules_import_light():
     assert out.stdout.strip() == ""
 
 
+@pytest.mark.slow  # a Python subprocess importing the CLI
 def test_import_satori_is_light():
     code = ("import sys, satori, satori.cli, satori.coat, satori.config, satori.problems, satori.prompts;"
             "heavy = [m for m in ('torch', 'ray', 'vllm', 'transformers', 'datasets') if m in sys.modules];"

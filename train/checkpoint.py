@@ -8,7 +8,7 @@ Layout of ``RUN/checkpoint-000120/``::
 
 A checkpoint is written into a hidden temporary folder, every file fsynced, then renamed into
 place, so a crash leaves either the previous checkpoints or the complete new one; only the last
-``keep_last`` are kept. ``latest_checkpoint(run_dir)`` finds the newest complete one and
+``keep_checkpoints`` are kept. ``latest_checkpoint(run_dir)`` finds the newest complete one and
 ``load_training_state`` restores optimizer, scheduler and RNG states exactly.
 """
 
@@ -71,12 +71,12 @@ def export_model(folder: str | os.PathLike, model: Any, tokenizer: Any, meta: di
 def save_checkpoint(run_dir: str | os.PathLike, step: int, model: Any, tokenizer: Any, *,
                     optimizer: torch.optim.Optimizer | None = None, scheduler: Any = None,
                     data_state: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
-                    meta: dict[str, Any] | None = None, keep_last: int = 2) -> Path:
+                    meta: dict[str, Any] | None = None, keep_checkpoints: int = 2) -> Path:
     """Save ``RUN/checkpoint-{step:06d}`` (model folder + training state) atomically.
 
     ``data_state`` says where the data stream stands (e.g. ``{"position": 480}``), ``extra`` is
     any stage-specific picklable state (e.g. a PPO running reward mean). Older checkpoints beyond
-    ``keep_last`` are deleted after the new one is in place.
+    ``keep_checkpoints`` are deleted after the new one is in place.
     """
     target = checkpoint_dir(run_dir, step)
 
@@ -93,7 +93,7 @@ def save_checkpoint(run_dir: str | os.PathLike, step: int, model: Any, tokenizer
         torch.save(state, tmp / TRAINING_STATE_FILE)
 
     write_dir_atomically(target, write)
-    prune_checkpoints(run_dir, keep_last)
+    prune_checkpoints(run_dir, keep_checkpoints)
     return target
 
 
@@ -137,9 +137,9 @@ def _write_model(folder: Path, model: Any, tokenizer: Any, meta: dict[str, Any] 
         write_satori_meta(folder, meta)
 
 
-def prune_checkpoints(run_dir: str | os.PathLike, keep_last: int) -> None:
-    """Delete all but the newest ``keep_last`` complete checkpoints of ``run_dir`` (none when ``keep_last <= 0``)."""
-    for old in list_checkpoints(run_dir)[:-keep_last] if keep_last > 0 else []:
+def prune_checkpoints(run_dir: str | os.PathLike, keep_checkpoints: int) -> None:
+    """Delete all but the newest ``keep_checkpoints`` complete checkpoints of ``run_dir`` (none when it is 0)."""
+    for old in list_checkpoints(run_dir)[:-keep_checkpoints] if keep_checkpoints > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
 
 

@@ -12,7 +12,7 @@ HELP = "run the whole two-stage recipe from one config"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_config_arguments(parser, "run", "rounds=2 rl.total_steps=10")
+    add_config_arguments(parser, "run", "rounds=2 rl.max_steps=10")
 
 
 def run(args: argparse.Namespace) -> int:

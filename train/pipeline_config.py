@@ -1,9 +1,11 @@
 """`PipelineConfig`: one YAML for the whole recipe, one section per stage.
 
 The sections hold each stage's own settings; the pipeline fills in the keys that chain the
-stages (run folders, the demonstrations file, the checkpoint each stage starts from, the
-seed). A section that sets one of those keys itself is refused, so a setting is never
-silently rewritten.
+stages: each stage's ``run_dir`` (a folder under the pipeline's ``run_dir``), the demonstrations
+file, the checkpoint each stage starts from, and ``seed`` (the pipeline's, for synth, sft and rl;
+eval keeps its own so every run seed is measured on the same problems). A section that sets one
+of those keys itself is refused, so a setting is never silently rewritten. The run-level keys are
+spelled as in every stage (:mod:`satori.run_config`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from satori.config import ConfigError, from_dict, require, set_dotted, validate_tree
+from satori.config import ConfigError, from_dict, get_dotted, renamed_keys, require, set_dotted, validate_tree
+from satori.run_config import RunConfig
 
 
 @dataclass
@@ -33,9 +36,8 @@ class DistillConfig:
 
 
 @dataclass
-class PipelineConfig:
+class PipelineConfig(RunConfig):
     run_dir: str = "runs/quickstart"
-    seed: int = 0
     rounds: int = 1
     synth: dict[str, Any] = field(default_factory=dict)
     sft: dict[str, Any] = field(default_factory=dict)
@@ -61,7 +63,7 @@ class PipelineConfig:
     def synth_config(self) -> Any:
         from data_synthesis.config import SynthConfig
 
-        return self._stage(SynthConfig, "synth", {"output_dir": str(self.root / "synth"), "seed": self.seed})
+        return self._stage(SynthConfig, "synth", {"run_dir": str(self.root / "synth"), "seed": self.seed})
 
     def demos_path(self, distill_round: int | None = None) -> Path:
         return (self.root / f"distill{distill_round}" / "demos.jsonl" if distill_round
@@ -75,7 +77,7 @@ class PipelineConfig:
 
         return self._stage(SFTConfig, "sft", {"run_dir": str(self.sft_dir(distill_round)),
                                               "data.path": str(self.demos_path(distill_round)),
-                                              "train.seed": self.seed})
+                                              "seed": self.seed})
 
     def rl_dir(self, round_index: int) -> Path:
         return self.root / f"rl{round_index}"
@@ -92,14 +94,16 @@ class PipelineConfig:
 
         models = [{"name": "sft", "path": str(self.sft_dir() / "model")}]
         models += [{"name": f"rl{r}", "path": str(self.rl_dir(r) / "final")} for r in range(1, self.rounds + 1)]
-        return self._stage(EvalConfig, "eval", {"out": str(self.root / "eval"), "models": models})
+        return self._stage(EvalConfig, "eval", {"run_dir": str(self.root / "eval"), "models": models})
 
     def _stage(self, cls: type, section: str, derived: dict[str, Any]) -> Any:
         raw = copy.deepcopy(getattr(self, section))
-        for key, value in derived.items():
-            if _get_dotted(raw, key) is not None:
+        old_keys = {old: new for old, new in renamed_keys(cls).items() if new in derived}
+        for key, value in [*derived.items(), *((old, derived[new]) for old, new in old_keys.items())]:
+            if get_dotted(raw, key, None) is not None:
                 raise ConfigError(f"key '{section}.{key}' is set by `satori run` (to {value!r}); "
                                   f"remove it from the {section} section")
+        for key, value in derived.items():
             set_dotted(raw, key, value)
         config = from_dict(cls, raw, prefix=f"{section}.", source="pipeline")
         try:
@@ -108,12 +112,4 @@ class PipelineConfig:
             raise ConfigError(f"section {section}: {exc}") from None
         return config
 
-
-def _get_dotted(tree: dict[str, Any], key: str) -> Any:
-    node: Any = tree
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
 

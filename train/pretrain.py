@@ -17,14 +17,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from satori.config import require
 from satori.io import atomic_write_jsonl, read_jsonl
+from satori.run_config import TrainingRunConfig
 from satori.tracking import TrackingConfig
 from data_synthesis.corpus import CorpusConfig, build_corpus
 from train.precision import check_learning_rate
-from train.sft.config import CheckpointConfig, EvalConfig, ModelConfig, OptimConfig, TrainConfig
+from train.sft.config import OptimConfig, SFTConfig, SFTEvalConfig, SFTModelConfig, TrainConfig
 from train.sft.data import Demo, Encoded
 from train.sft.trainer import SFTTrainer
 
@@ -45,22 +46,22 @@ class PretrainDataConfig:
 
 
 @dataclass
-class PretrainConfig:
-    """``corpus`` says what the documents hold; the other sections mean what they mean for ``satori sft``."""
+class PretrainConfig(TrainingRunConfig):
+    """``corpus`` says what the documents hold; the run-level keys and the other sections mean what they
+    mean for ``satori sft`` (``seed`` also orders the corpus)."""
 
     run_dir: str = "runs/pretrain"
-    resume: bool = True
+    checkpoint_every: int = 100
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: SFTModelConfig = field(default_factory=SFTModelConfig)
     data: PretrainDataConfig = field(default_factory=PretrainDataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    eval: EvalConfig = field(default_factory=lambda: EvalConfig(num_generations=0))
-    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    eval: SFTEvalConfig = field(default_factory=lambda: SFTEvalConfig(num_generations=0))
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    RENAMED_KEYS: ClassVar[dict[str, str]] = {**SFTConfig.RENAMED_KEYS, "corpus.seed": "seed"}
 
     def validate(self) -> None:
-        require(bool(self.run_dir), "run_dir", "set a run folder, e.g. run_dir=runs/pretrain")
         check_learning_rate(self.model.precision, self.optim.lr, "optim.lr")
         require(self.model.source == "tiny", "model.source",
                 "pretraining starts from scratch: use model.source=tiny (format-tune other models with satori sft)")
@@ -73,7 +74,7 @@ def corpus_documents(config: PretrainConfig) -> list[dict[str, Any]]:
     """The run's corpus: read from ``run_dir/corpus.jsonl``, or built and written there first."""
     path = Path(config.run_dir) / CORPUS_FILE
     if not path.is_file():
-        atomic_write_jsonl(path, build_corpus(config.corpus))
+        atomic_write_jsonl(path, build_corpus(config.corpus, config.seed))
     return [row for _, row in read_jsonl(path)]
 
 

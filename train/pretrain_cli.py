@@ -10,7 +10,7 @@ HELP = "pretrain a tiny base model from scratch on the procedural corpus"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_config_arguments(parser, "pretrain", "train.max_steps=100")
+    add_config_arguments(parser, "pretrain", "max_steps=100")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 

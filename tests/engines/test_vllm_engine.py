@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 import torch
 
-pytest.importorskip("vllm")
+# find_spec, not importorskip: collecting this file for `-m "not slow"` should not import vLLM
+pytestmark = [pytest.mark.slow,  # starts vLLM
+              pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="needs vLLM (the cpu or gpu extra)")]
 
 from satori.coat import REFLECT  # noqa: E402
 from satori.engines.base import SamplingParams  # noqa: E402

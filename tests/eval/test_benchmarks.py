@@ -44,6 +44,7 @@ def test_math500_keeps_subject_and_level(benchmarks_dir):
     assert BENCHMARKS["math500"].group_by == ("subject", "level")
 
 
+@pytest.mark.slow
 def test_custom_sets_with_column_mapping(tmp_path):
     rows = [{"q": "1+1?", "ans": 2.0, "topic": "add"}, {"q": "2*3?", "ans": "6", "topic": "mul"}]
     jsonl = tmp_path / "mine.jsonl"

@@ -56,6 +56,7 @@ def eval_args(checkpoints, benchmarks_dir, out, *extra):
             "--max-new-tokens", "8", "--out", str(out), "--no-progress", *extra]
 
 
+@pytest.mark.slow
 def test_two_checkpoints_one_table_and_resume(checkpoints, benchmarks_dir, tmp_path, count_generate, capsys):
     out = tmp_path / "eval"
     assert main(eval_args(checkpoints, benchmarks_dir, out)) == 0
@@ -103,6 +104,7 @@ def test_two_checkpoints_one_table_and_resume(checkpoints, benchmarks_dir, tmp_p
     assert "different sampling" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_sampled_run_reports_pass_at_k_and_maj_at_k(checkpoints, benchmarks_dir, tmp_path):
     out = tmp_path / "sampled"
     args = ["eval", "--model", checkpoints["base"], "--benchmarks", "amc23", "--data-dir", str(benchmarks_dir),
@@ -132,6 +134,7 @@ class ScriptedEngine(RolloutEngine):
         pass
 
 
+@pytest.mark.slow
 def test_self_correction_through_the_real_grader():
     texts = [
         "<|continue|>3 + 4 = 8, so \\boxed{8}.<|reflect|>8 - 4 = 4, wrong.<|continue|>So \\boxed{7}",  # i->c

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
-pytest.importorskip("vllm")
+# find_spec, not importorskip: collecting this file for `-m "not slow"` should not import vLLM
+pytestmark = [pytest.mark.slow,  # starts vLLM
+              pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="needs vLLM (the cpu or gpu extra)")]
 
 from satori.cli import main  # noqa: E402
 

@@ -48,6 +48,7 @@ def in_empty_dir(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.mark.slow  # a verifier pool of its own; each input may run to the time limit
 @pytest.mark.parametrize("name", list(ADVERSARIAL))
 def test_adversarial_returns_in_time_and_runs_nothing(hostile_pool, in_empty_dir, name):
     prediction, gold = ADVERSARIAL[name]
@@ -64,6 +65,7 @@ def test_adversarial_returns_in_time_and_runs_nothing(hostile_pool, in_empty_dir
     assert hostile_pool.verify("\\boxed{2}", "2").correct  # the pool still serves
 
 
+@pytest.mark.slow
 def test_one_megabyte_completion(hostile_pool):
     completion = ("Let us think about it. " * 45_000) + "So the answer is \\boxed{\\frac{7}{2}}." + " Done." * 1000
     assert len(completion) > 1_000_000
@@ -74,6 +76,7 @@ def test_one_megabyte_completion(hostile_pool):
     assert verdict.correct and verdict.extracted == "\\frac{7}{2}"
 
 
+@pytest.mark.slow
 def test_timeout_kills_and_replaces_worker_from_a_thread(hostile_pool):
     """No signal.alarm: the limit holds off the main thread (as in Ray actors), and the pool recovers."""
     hostile_pool.wait_ready()
@@ -95,6 +98,7 @@ def test_timeout_kills_and_replaces_worker_from_a_thread(hostile_pool):
     assert hostile_pool.verify("x+x", "2x").correct
 
 
+@pytest.mark.slow
 def test_pool_replaces_a_worker_killed_from_outside(hostile_pool):
     hostile_pool.wait_ready()
     restarts = hostile_pool.restarts
@@ -105,6 +109,7 @@ def test_pool_replaces_a_worker_killed_from_outside(hostile_pool):
     assert hostile_pool.restarts == restarts + 1
 
 
+@pytest.mark.slow
 def test_a_busy_worker_exits_when_its_parent_is_killed(tmp_path):
     """SIGKILL the process that owns the pool mid-job: the worker must not grind on unsupervised."""
     script = tmp_path / "owner.py"

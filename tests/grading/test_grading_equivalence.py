@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+pytestmark = pytest.mark.slow  # one batch of every case through the verifier pool: several seconds of sympy
+
 CASES: dict[str, list[tuple[object, str, bool]]] = {
     "integers": [
         ("18", "18", True), ("18", "18.0", True), ("18", "19", False), ("-5", "-5", True), ("-5", "5", False),

@@ -17,7 +17,7 @@ from train.rl.rae import offline_problems
 from train.rl.config import RLConfig
 from train.rl.problem_sets import load_problem_set
 
-OVERRIDES = ["data.train_size=12", "data.eval_size=4", "total_steps=3", "rollout.prompts_per_step=8",
+OVERRIDES = ["data.train_size=12", "data.eval_size=4", "max_steps=3", "rollout.prompts_per_step=8",
              "rae.offline_problems=6", "rae.offline_samples=2", "rae.restart_ratio=0.25", "rae.online=false",
              "rae.max_backtrack=2", "data.max_prompt_len=200", "reward.verify_timeout=10"]
 
@@ -49,9 +49,10 @@ def exported(config, tiny_tokenizer, tmp_path_factory):
     return summary, rows, {p.id: (p, texts) for p, texts in zip(offline, trajectories)}, train
 
 
+@pytest.mark.slow  # the export grades trajectories on a fresh verifier pool
 def test_training_rows_are_the_run_with_both_kinds_of_restarts(config, exported):
     summary, rows, _, train = exported
-    assert summary.rows == len(rows) == config.total_steps * config.rollout.prompts_per_step == 24
+    assert summary.rows == len(rows) == config.max_steps * config.rollout.prompts_per_step == 24
     statuses = [row["reflect_status"] for row in rows]
     # pool: 12 plain problems + round(12 * 0.25 / 0.75) = 4 balanced restarts; 24 rows = one pass + 8 more
     assert statuses.count(-1) == summary.restarts[-1] >= 2 and statuses.count(1) == summary.restarts[1] >= 2
@@ -60,6 +61,7 @@ def test_training_rows_are_the_run_with_both_kinds_of_restarts(config, exported)
     assert summary.dropped_too_long == 0
 
 
+@pytest.mark.slow  # the export grades trajectories on a fresh verifier pool
 def test_rows_carry_prompt_and_label_in_openrlhf_keys(config, exported, tiny_tokenizer):
     _, rows, sources, train = exported
     by_id = {p.id: p for p in train}
@@ -80,6 +82,7 @@ def test_rows_carry_prompt_and_label_in_openrlhf_keys(config, exported, tiny_tok
         assert prefix.endswith(REFLECT) and source.startswith(prefix[: -len(REFLECT)])
 
 
+@pytest.mark.slow  # the export grades trajectories on a fresh verifier pool
 def test_eval_rows_are_plain_test_problems(config, exported):
     summary, _, _, train = exported
     rows = [row for _, row in read_jsonl(summary.eval)]
@@ -89,9 +92,21 @@ def test_eval_rows_are_plain_test_problems(config, exported):
 
 
 def test_trajectories_are_sampled_from_the_policy(config, tiny_model, tiny_tokenizer):
+    """Near temperature 0 every sample is the policy's argmax continuation of the problem's prompt,
+    token for token (here: one forward pass of the policy per token, without the engine)."""
+    import torch
+
     from satori.engines.hf import HFEngine
+    from satori.prompts import encode_prompt
 
     problems = load_problem_set(config.data.train, 2, "train", config.seed)
-    small = load_config(RLConfig, overrides=[*OVERRIDES, "rollout.max_new_tokens=6"])
-    texts = sample_trajectories(small, problems, tiny_tokenizer, HFEngine(tiny_model, tiny_tokenizer))
-    assert [len(group) for group in texts] == [2, 2] and all(isinstance(t, str) for g in texts for t in g)
+    cold = load_config(RLConfig, overrides=[*OVERRIDES, "rollout.max_new_tokens=6", "rollout.temperature=1e-6"])
+    engine = HFEngine(tiny_model, tiny_tokenizer)
+    texts = sample_trajectories(cold, problems, tiny_tokenizer, engine)
+    for problem, group in zip(problems, texts):
+        ids, argmax = encode_prompt(problem.question, tiny_tokenizer, cold.data.template), []
+        with torch.no_grad():
+            while len(argmax) < 6 and tiny_tokenizer.eos_token_id not in argmax:
+                argmax.append(int(tiny_model(torch.tensor([ids + argmax])).logits[0, -1].argmax()))
+        expected = engine.decode(argmax)
+        assert expected and group == [expected] * cold.rae.offline_samples == [expected] * 2

@@ -163,7 +163,7 @@ def test_prepare_writes_the_run_folder_once(tmp_path, tiny_tokenizer, capsys):
     tiny_tokenizer.save_pretrained(policy)
     config = load_config(RLConfig, overrides=[f"run_dir={tmp_path / 'run'}", f"model.policy={policy}",
                                               "rae.enabled=false", "data.train_size=6", "data.eval_size=2",
-                                              "total_steps=2", "rollout.prompts_per_step=4", "reward.bonus_scale=0.25"])
+                                              "max_steps=2", "rollout.prompts_per_step=4", "reward.bonus_scale=0.25"])
     layout = Layout(Path(config.run_dir))
     prepare(config, layout)
     assert len(layout.train.read_text().splitlines()) == 8 and len(layout.eval.read_text().splitlines()) == 2

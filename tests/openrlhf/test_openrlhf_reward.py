@@ -102,6 +102,7 @@ def test_left_truncated_prompt_still_finds_the_response(reward_module):
     assert info["rewards"].tolist() == [0.5]
 
 
+@pytest.mark.slow
 def test_hard_time_limit(tmp_path):
     """An answer sympy would grind on for hours is cut at the configured limit and earns -1."""
     module = _load_reward_file(tmp_path, 1.0)

@@ -42,3 +42,13 @@ def test_every_learner_gets_a_row_of_each_mini_batch():
     assert load_config(RLConfig, None, [*small, "ray.learners=2"]).ray.learners == 2
     with pytest.raises(ConfigError, match=r"key 'algo.mini_batches': a mini-batch of 2 rows .* 3 learners"):
         load_config(RLConfig, None, [*small, "ray.learners=3"])
+
+
+@pytest.mark.parametrize("threads,workers,each", [(2, 1, 2), (2, 2, 1), (2, 3, 1), (8, 2, 4)])
+def test_rollout_workers_split_the_runs_threads(threads, workers, each):
+    config = load_config(RLConfig, None, [f"threads={threads}", f"rollout.num_workers={workers}"])
+    assert config.rollout_threads == each
+
+
+def test_rollout_workers_keep_torchs_default_threads_when_threads_is_null():
+    assert load_config(RLConfig, None, ["threads=null", "rollout.num_workers=2"]).rollout_threads is None

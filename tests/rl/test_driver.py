@@ -19,6 +19,8 @@ from satori.config import load_config
 from satori.engines.base import SamplingParams
 from train.rl.config import RLConfig
 
+pytestmark = pytest.mark.slow  # PPO on a local Ray instance, CLI subprocesses
+
 SMALL = ["rollout.prompts_per_step=6", "rollout.samples_per_prompt=2", "rollout.max_new_tokens=12",
          "data.train=procedural:arith", "data.eval=procedural:arith", "data.train_size=30", "data.eval_size=6",
          "rae.offline_problems=6", "algo.mini_batches=2", "algo.actor_lr=1e-4", "algo.critic_lr=1e-4",
@@ -39,7 +41,7 @@ def metric_steps(run_dir: Path) -> list[int]:
 
 
 def test_cli_run_survives_sigkill_and_resumes(tmp_path, tiny_policy_dir):
-    (tmp_path / "rl.yaml").write_text("rl:\n  total_steps: 3\n  checkpoint_every: 1\n  eval_every: 3\n")
+    (tmp_path / "rl.yaml").write_text("rl:\n  max_steps: 3\n  checkpoint_every: 1\n  eval_every: 3\n")
     command = cli(tmp_path, tiny_policy_dir, "reward.step_scale=0.5", "reward.claim_credit=1.0")
     first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 240
@@ -73,7 +75,7 @@ def test_rollout_worker_killed_between_and_during_steps_is_restarted_with_curren
     from train.rl.driver import PPOTrainer
 
     config = load_config(RLConfig, None, [f"run_dir={tmp_path}", f"model.policy={tiny_policy_dir}", *SMALL,
-                                          "rae.enabled=false", "total_steps=3"])
+                                          "rae.enabled=false", "max_steps=3"])
     trainer = PPOTrainer(config)
     worker = trainer.rollout_workers[0]
 
@@ -110,7 +112,7 @@ def test_rollout_worker_killed_between_and_during_steps_is_restarted_with_curren
 
 
 def test_two_learners_on_ray_train_through_the_driver(tmp_path, tiny_policy_dir):
-    (tmp_path / "rl.yaml").write_text("rl:\n  total_steps: 2\n  checkpoint_every: 2\n  eval_every: 2\n")
+    (tmp_path / "rl.yaml").write_text("rl:\n  max_steps: 2\n  checkpoint_every: 2\n  eval_every: 2\n")
     done = subprocess.run(cli(tmp_path, tiny_policy_dir, "ray.learners=2"), capture_output=True, text=True,
                           timeout=400)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -145,15 +147,16 @@ def test_rollout_engines_take_the_learner_dtype_unless_set(tiny_policy_dir):
     assert vllm[0]["seed"] != vllm[1]["seed"]
 
 
-def test_rollout_workers_given_the_same_prompt_and_seed_draw_different_samples(tmp_path, tiny_policy_dir):
+def test_rollout_workers_split_the_threads_and_draw_different_samples_from_one_seed(tmp_path, tiny_policy_dir):
     import ray
 
     from train.rl.driver import PPOTrainer
 
     config = load_config(RLConfig, None, [f"run_dir={tmp_path}", f"model.policy={tiny_policy_dir}", *SMALL,
-                                          "rae.enabled=false", "rollout.num_workers=2"])
+                                          "rae.enabled=false", "rollout.num_workers=2", "threads=2"])
     trainer = PPOTrainer(config)
     try:
+        assert ray.get([worker.torch_threads.remote() for worker in trainer.rollout_workers]) == [1, 1]
         params = {"max_new_tokens": 12, "temperature": 1.0, "n": 2, "seed": 1}
         first = trainer.generate([[5, 6, 7]] * 2, params)  # prompt 0 on worker 0, prompt 1 on worker 1
         samples = [[c["token_ids"] for c in group] for group in first]
@@ -262,7 +265,7 @@ def test_every_zero_evaluates_and_checkpoints_only_at_the_ends(tmp_path, tiny_po
     from train.rl.driver import PPOTrainer
 
     config = load_config(RLConfig, None, [f"run_dir={tmp_path}", f"model.policy={tiny_policy_dir}", *SMALL,
-                                          "rae.enabled=false", "total_steps=3", "eval_every=0", "checkpoint_every=0"])
+                                          "rae.enabled=false", "max_steps=3", "eval_every=0", "checkpoint_every=0"])
     try:
         PPOTrainer(config).train()
     finally:

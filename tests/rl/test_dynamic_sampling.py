@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from satori.config import ConfigError, load_config
-from train.rl.batch import Sample, select_groups, varied
+from train.rl.batch import Sample, round_size, select_groups, varied
 from train.rl.config import RLConfig
 
 SMALL = ["rollout.prompts_per_step=6", "rollout.samples_per_prompt=2", "rollout.max_new_tokens=12",
@@ -26,12 +26,21 @@ def test_select_groups_takes_varied_groups_first_then_tops_up_in_order():
     assert [varied(g) for g in groups] == [False, True, False, True, True]
 
 
+def test_round_size_draws_enough_prompts_for_the_varied_share_seen_at_most_twice_over():
+    assert round_size(16, None) == 16                       # nothing seen yet
+    assert round_size(16, 1.0) == 16
+    assert round_size(16, 0.64) == 25                       # 16 / 0.64
+    assert round_size(5, 0.6) == 9                          # ceil(8.33)
+    assert round_size(16, 0.3) == 32 and round_size(16, 0.0) == 32
+
+
 def test_filter_groups_needs_two_samples_per_prompt():
     with pytest.raises(ConfigError, match="rollout.filter_groups"):
         load_config(RLConfig, None, ["rollout.filter_groups=true", "rollout.samples_per_prompt=1",
                                      "algo.advantage=gae"])
 
 
+@pytest.mark.slow
 def test_driver_refills_to_varied_groups_logs_it_and_resumes_at_the_same_prompt(tmp_path, tiny_policy_dir):
     import ray
 
@@ -39,7 +48,7 @@ def test_driver_refills_to_varied_groups_logs_it_and_resumes_at_the_same_prompt(
 
     config = load_config(RLConfig, None, [f"run_dir={tmp_path}", f"model.policy={tiny_policy_dir}", *SMALL,
                                           "rollout.filter_groups=true", "rollout.max_refill_rounds=5",
-                                          "total_steps=3"])
+                                          "max_steps=3"])
     trainer = PPOTrainer(config)
     trained: list[list[Sample]] = []
     rollout_step = trainer.rollout_step
@@ -56,32 +65,49 @@ def test_driver_refills_to_varied_groups_logs_it_and_resumes_at_the_same_prompt(
         return list(by_group.values())
 
     trainer.rollout_step = recording_rollout_step
+    round_sizes: list[int] = []
+    make_prompts = trainer.make_prompts
+
+    def recording_make_prompts(want=None):
+        prompts = make_prompts(want)
+        round_sizes.append(len(prompts))
+        return prompts
+
+    trainer.make_prompts = recording_make_prompts
     try:
         # some groups vary: an answer counts as correct when its text's length is a multiple of 3
         trainer.grade = lambda pairs: [{"status": "incorrect" if len(text) % 3 else "correct"} for text, _ in pairs]
         metrics = trainer.train_step()
         trainer.step += 1
         rounds = 1 + metrics["rollout/refill_generations"]
+        generated = metrics["rollout/generated_groups"]
         assert 0 < metrics["rollout/filtered_share"] < 1 and metrics["rollout/padded_groups"] == 0
-        assert rounds > 1 and trainer.stream.position == 6 * rounds
+        assert rounds > 1 and len(round_sizes) == rounds and round_sizes[0] == 6     # nothing seen: no oversampling
+        assert trainer.stream.position == generated == sum(round_sizes)
+        assert all(1 <= size <= 6 for size in round_sizes[1:])                       # refills draw the missing groups
         groups = rewards_by_group(trained[0])
         assert len(groups) == 6 and all(len(set(rewards)) > 1 for rewards in groups)
         assert "loss/actor_grad_norm" in metrics
 
-        # no answer correct: no group varies, the cap stops the refills, the batch keeps its size
+        # no answer correct: no group varies, the cap stops the refills, the batch keeps its size; each
+        # round draws more than the 6 missing groups, by the first step's share of varied groups
+        varied_share = trainer.varied_share
+        assert varied_share == pytest.approx(1 - metrics["rollout/filtered_share"])
+        del round_sizes[:]
         trainer.grade = lambda pairs: [{"status": "incorrect"} for _ in pairs]
         metrics = trainer.train_step()
         trainer.step += 1
         assert metrics["rollout/filtered_share"] == 1.0 and metrics["rollout/refill_generations"] == 5
         assert metrics["rollout/padded_groups"] == 6 and len(trained[1]) == 12
-        assert trainer.stream.position == 6 * (rounds + 6)
+        assert round_sizes == [round_size(6, varied_share)] * 6 and round_sizes[0] > 6
+        assert trainer.stream.position == generated + sum(round_sizes) and trainer.varied_share == 0
 
         trainer.save()
         position = trainer.stream.position
         upcoming = [p.problem_id for p in trainer.make_prompts()]
         trainer.shutdown()
         resumed = PPOTrainer(config)
-        assert resumed.step == 2 and resumed.stream.position == position
+        assert resumed.step == 2 and resumed.stream.position == position and resumed.varied_share == 0
         assert [p.problem_id for p in resumed.make_prompts()] == upcoming
         resumed.shutdown()
     finally:

@@ -18,6 +18,9 @@ from train.rl.config import RLConfig
 from train.rl.learner import Learner
 
 
+pytestmark = pytest.mark.slow  # PPO updates, two-rank process groups
+
+
 def make_config(policy_dir, *overrides):
     return load_config(RLConfig, None, [f"model.policy={policy_dir}", "threads=1", "algo.micro_batch_size=3",
                                         "algo.actor_lr=1e-3", "algo.critic_lr=1e-3", "rollout.temperature=0.9",
@@ -56,6 +59,26 @@ def test_score_matches_rollout_logprobs_and_update_moves_every_parameter(tiny_po
     assert not torch.equal(critic_after["value_head.weight"], critic_before["value_head.weight"])
     learner.update(batch)  # the zero-initialised head passes gradient to the backbone from the second step
     assert all(not torch.equal(v, critic_before[k]) for k, v in learner.critic.state_dict().items())
+
+
+def test_micro_batches_hold_rows_of_similar_length(tiny_policy_dir, tiny_tokenizer):
+    """Rows go longest first, so each micro-batch computes little padding; every row comes once."""
+    learner = Learner(make_config(tiny_policy_dir, "algo.micro_batch_size=2"))
+    batch = select(rollout_batch(tiny_policy_dir, tiny_tokenizer), torch.tensor([5, 0, 3, 1, 4, 2]))  # mixed lengths
+    lengths = batch["attention_mask"].sum(-1)
+    parts = list(learner._micro_batches(batch))
+    assert sorted(torch.cat([index for index, _ in parts]).tolist()) == list(range(6))
+    for (index, micro), (after, _) in zip(parts, parts[1:]):
+        assert lengths[index].min() >= lengths[after].max()
+    for index, micro in parts:
+        assert micro["input_ids"].shape[1] == lengths[index].max()
+        assert torch.equal(micro["input_ids"], batch["input_ids"][index, : micro["input_ids"].shape[1]])
+    padded = sum(len(index) * micro["input_ids"].shape[1] for index, micro in parts)
+    in_batch_order = sum(len(rows) * int(lengths[rows].max()) for rows in torch.arange(6).split(2))
+    assert padded < in_batch_order
+    scored, mask = learner.score(batch), batch["action_mask"]   # scores come back in the batch's row order
+    torch.testing.assert_close(scored["logprobs_old"][mask], batch["rollout_logprobs"][mask], atol=1e-4, rtol=1e-4)
+    assert list(learner.score(select(batch, torch.tensor([], dtype=torch.long)))) == ["rows"]  # a rank without rows
 
 
 def test_grpo_needs_no_critic(tiny_policy_dir, tiny_tokenizer):

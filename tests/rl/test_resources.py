@@ -44,6 +44,7 @@ def _settled(group, expected: dict[int, float]) -> dict[int, float]:
     return taken
 
 
+@pytest.mark.slow
 def test_separate_groups_put_each_learner_and_engine_in_its_bundle(local_ray):
     resources = ResourcesConfig(cpus_per_learner=0.5, cpus_per_engine=0.25)
     placement = place(resources, learners=2, engines=1)
@@ -66,6 +67,7 @@ def test_separate_groups_put_each_learner_and_engine_in_its_bundle(local_ray):
         placement.remove()
 
 
+@pytest.mark.slow
 def test_colocated_engine_shares_the_first_learner_bundle(local_ray):
     resources = ResourcesConfig(cpus_per_learner=0.5, cpus_per_engine=0.25, colocate=True)
     placement = place(resources, learners=2, engines=1)
@@ -83,6 +85,7 @@ def test_colocated_engine_shares_the_first_learner_bundle(local_ray):
         placement.remove()
 
 
+@pytest.mark.slow
 def test_two_runs_in_one_ray_session_do_not_clash(local_ray):
     resources = ResourcesConfig(cpus_per_learner=0.1, cpus_per_engine=0.1)
     first, second = place(resources, learners=1, engines=1), place(resources, learners=1, engines=1)
@@ -90,6 +93,7 @@ def test_two_runs_in_one_ray_session_do_not_clash(local_ray):
     first.remove(), second.remove()
 
 
+@pytest.mark.slow
 def test_unreachable_request_fails_fast_naming_the_cluster(local_ray):
     resources = ResourcesConfig(gpus_per_learner=1, ready_timeout=2)
     with pytest.raises(RuntimeError, match=r"could not reserve 1 learner bundle.*'GPU': 1"):

@@ -6,10 +6,14 @@ actor, the learner updates the weights, the driver syncs them into the running e
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 import torch
 
-pytest.importorskip("vllm")
+# find_spec, not importorskip: collecting this file for `-m "not slow"` should not import vLLM
+pytestmark = [pytest.mark.slow,  # starts Ray and vLLM
+              pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="needs vLLM (the cpu or gpu extra)")]
 
 from satori.engines.base import SamplingParams  # noqa: E402
 from satori.tracking import read_metrics  # noqa: E402
@@ -37,7 +41,7 @@ def vllm_run(tmp_path_factory, tiny_policy_dir):
 
     run_dir = tmp_path_factory.mktemp("rl-vllm")
     config = load_config(RLConfig, None, [
-        f"run_dir={run_dir}", f"model.policy={tiny_policy_dir}", f"total_steps={STEPS}", f"eval_every={STEPS}",
+        f"run_dir={run_dir}", f"model.policy={tiny_policy_dir}", f"max_steps={STEPS}", f"eval_every={STEPS}",
         f"checkpoint_every={STEPS}", "rollout.engine=vllm", "rollout.gpu_memory_utilization=0.1",
         "rollout.prompts_per_step=4", "rollout.samples_per_prompt=2", "rollout.max_new_tokens=24",
         "data.train=procedural:arith", "data.eval=procedural:arith", "data.train_size=20", "data.eval_size=4",

@@ -52,15 +52,15 @@ def test_round_trip_restores_weights_optimizer_scheduler_and_rng(tmp_path, tiny_
     assert tiny_tokenizer.__class__.from_pretrained(folder).get_vocab() == tiny_tokenizer.get_vocab()
 
 
-def test_keep_last_and_latest_ignore_partial_folders(tmp_path, tiny_tokenizer, tiny_model):
+def test_keep_checkpoints_and_latest_ignore_partial_folders(tmp_path, tiny_tokenizer, tiny_model):
     for step in (1, 2, 3):
-        save_checkpoint(tmp_path, step, tiny_model, tiny_tokenizer, keep_last=2)
+        save_checkpoint(tmp_path, step, tiny_model, tiny_tokenizer, keep_checkpoints=2)
     assert [p.name for p in list_checkpoints(tmp_path)] == ["checkpoint-000002", "checkpoint-000003"]
     partial = tmp_path / "checkpoint-000009"  # a folder without training state is not complete
     partial.mkdir()
     (tmp_path / ".tmp-checkpoint-000010-1").mkdir()  # left by a killed writer
     assert latest_checkpoint(tmp_path).name == "checkpoint-000003"
-    again = save_checkpoint(tmp_path, 3, tiny_model, tiny_tokenizer, extra={"second": True}, keep_last=2)
+    again = save_checkpoint(tmp_path, 3, tiny_model, tiny_tokenizer, extra={"second": True}, keep_checkpoints=2)
     assert load_training_state(again).extra == {"second": True}
     assert not list(tmp_path.glob(".tmp-*"))
     assert (again / TRAINING_STATE_FILE).is_file()

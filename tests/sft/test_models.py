@@ -95,6 +95,7 @@ def test_shipped_tiny_base_loads_by_name_and_matches_its_recorded_digest():
     assert tokenizer.decode(out[0, len(prompt):]).strip().startswith("7")
 
 
+@pytest.mark.slow
 def test_a_gguf_is_converted_once_and_then_loaded_from_the_cache(tmp_path, monkeypatch):
     """The first load of a GGUF source parses and dequantises it into a cached Hugging Face folder; the
     second reads that folder (the GGUF path is not taken) and gives the same model and tokenizer."""

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from satori.config import load_config
 from satori.tracking import read_metrics
 from train.pretrain import PretrainConfig, PretrainTrainer
 from train.sft.config import SFTConfig
 from train.sft.trainer import SFTTrainer
 
+pytestmark = pytest.mark.slow  # pretrain and SFT training loops
+
 TINY = ["corpus.problems=20", "corpus.difficulties=[0]", "corpus.table_max=3", "model.tiny.vocab_size=400",
         "model.tiny.hidden_size=64", "model.tiny.num_heads=2", "data.max_length=128", "data.val_size=8",
-        "train.batch_size=4", "optim.lr=3e-3", "tracking.tensorboard=false", "checkpoint.every=100"]
+        "train.batch_size=4", "optim.lr=3e-3", "tracking.tensorboard=false", "checkpoint_every=100"]
 
 
 def test_pretrain_trains_on_every_token_and_its_base_is_format_tuned(tmp_path, demo_file):
     run = tmp_path / "base"
-    config = load_config(PretrainConfig, None, [f"run_dir={run}", "train.max_steps=8", *TINY])
+    config = load_config(PretrainConfig, None, [f"run_dir={run}", "max_steps=8", *TINY])
     trainer = PretrainTrainer(config, progress=False)
     first = trainer.stream.micro_batch(0)
     # no prompt: every token but each document's leading BOS is a target
@@ -34,7 +38,7 @@ def test_pretrain_trains_on_every_token_and_its_base_is_format_tuned(tmp_path, d
 
     sft = load_config(SFTConfig, None, [f"run_dir={tmp_path / 'sft'}", f"data.path={demo_file}",
                                         f"model.source={run / 'model'}", "data.max_length=160", "data.val_size=4",
-                                        "train.batch_size=4", "train.max_steps=2", "eval.num_generations=2",
+                                        "train.batch_size=4", "max_steps=2", "eval.num_generations=2",
                                         "eval.max_new_tokens=8", "tracking.tensorboard=false"])
     tuned = SFTTrainer(sft, progress=False)
     assert tuned.tokenizer.get_vocab() == trainer.tokenizer.get_vocab()  # the base's tokenizer, not a new one

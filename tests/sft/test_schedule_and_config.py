@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_warmup_then_cosine_decay_to_floor():
-    values = [lr_factor(s, total_steps=12, warmup_steps=2, schedule="cosine", min_lr_ratio=0.1) for s in range(13)]
+    values = [lr_factor(s, max_steps=12, warmup_steps=2, schedule="cosine", min_lr_ratio=0.1) for s in range(13)]
     assert values[:2] == [0.5, 1.0]
     assert values[2] == pytest.approx(1.0)
     assert values[7] == pytest.approx(0.1 + 0.9 * 0.5)  # halfway through the decay
@@ -43,7 +43,8 @@ def test_linear_and_constant_schedules():
     (["model.tiny.num_heads=4", "model.tiny.hidden_size=64"], "model.tiny.num_heads"),
     (["model.source=some/folder", "model.tiny.hidden_size=64"], "model.tiny"),
     (["data.max_length=4096"], "data.max_length"),
-    (["checkpoint.every=0"], "checkpoint.every"),
+    (["checkpoint_every=-1"], "checkpoint_every"),
+    (["checkpoint.every=5"], "key 'checkpoint.every' was renamed: use checkpoint_every"),
     (["tracking.log_every=0"], "tracking.log_every"),
     (["train.lr=1e-3"], "unknown key 'train.lr'"),
 ])

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -18,6 +19,8 @@ from train.checkpoint import latest_checkpoint
 
 from sft_demos import write_demos
 
+pytestmark = pytest.mark.slow  # CLI subprocesses training SFT
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -25,8 +28,8 @@ def command(run_dir: Path, demos: Path) -> list[str]:
     return [sys.executable, "-m", "satori.cli", "sft", str(ROOT / "configs" / "sft_tiny.yaml"),
             f"run_dir={run_dir}", f"data.path={demos}", "data.val_size=4", "data.max_length=160",
             "model.tiny.vocab_size=400", "model.tiny.hidden_size=64", "model.tiny.num_heads=1",
-            "train.batch_size=4", "train.max_steps=12", "train.threads=1", "optim.warmup_steps=3",
-            "checkpoint.every=4", "checkpoint.keep_last=3", "eval.every=0", "eval.num_generations=0",
+            "train.batch_size=4", "max_steps=12", "threads=1", "optim.warmup_steps=3",
+            "checkpoint_every=4", "keep_checkpoints=3", "eval_every=0", "eval.num_generations=0",
             "tracking.tensorboard=false", "--no-progress"]
 
 

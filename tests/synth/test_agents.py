@@ -7,7 +7,7 @@ import random
 import pytest
 from sympy import Integer
 
-from data_synthesis.agents import Request, ScriptedCritic, ScriptedGenerator, clean_text, split_steps
+from data_synthesis.agents import Request, ScriptedCritic, ScriptedGenerator, clean_text, step_texts
 from data_synthesis.expr import Equation, Num, Op, render
 from data_synthesis.families import FAMILIES, generate_problems, make_problem
 
@@ -78,6 +78,7 @@ def test_the_critic_recomputes_claims_up_to_the_first_wrong_one():
     assert ScriptedCritic().verification([linear], solved)[0].reflection == "Check: 10 - 4 = 6, 6 / 2 = 3. Correct."
 
 
+@pytest.mark.slow
 def test_mistake_rate_and_refinement():
     problems = generate_problems("arith", 400, seed=1, difficulty=2)
     generator = ScriptedGenerator(mistake_rate=0.3)
@@ -93,6 +94,6 @@ def test_mistake_rate_and_refinement():
 
 
 def test_model_text_is_split_and_cleaned_not_evaluated():
-    assert split_steps("First 2 + 2 = 4.\n\nSo \\boxed{4}<|eos|>") == ["First 2 + 2 = 4.", "So \\boxed{4}"]
-    assert split_steps("<|continue|>a<|reflect|>b") == ["a", "b"]
+    assert step_texts("First 2 + 2 = 4.\n\nSo \\boxed{4}<|eos|>") == ["First 2 + 2 = 4.", "So \\boxed{4}"]
+    assert step_texts("<|continue|>a<|reflect|>b") == ["a", "b"]
     assert clean_text("Step 2 is wrong: \\boxed{5} <|explore|>", keep_boxes=False) == "Step 2 is wrong: {5}"

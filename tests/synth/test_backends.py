@@ -43,9 +43,10 @@ def greedy_text(backend: TextBackend, prompts: list[str], tokens: int = 12) -> l
     return [r.text for r in backend.complete(prompts, tokens, 0.0, [0] * len(prompts))]
 
 
+@pytest.mark.slow
 def test_transformers_backend_runs_the_llm_roles(hf_backend, pool, tmp_path):
     problems = [Problem(f"p{i}", f"What is {i} + {i}?", str(2 * i), source="t") for i in range(2)]
-    config = load_config(SynthConfig, None, [f"output_dir={tmp_path}", "progress=false", "max_rounds=2",
+    config = load_config(SynthConfig, None, [f"run_dir={tmp_path}", "progress=false", "max_rounds=2",
                                              "agents.generator=tiny", "agents.critic=tiny",
                                              "agents.backends={tiny: {kind: hf, model: unused}}"])
     generator = LLMGenerator(hf_backend, max_new_tokens=8, temperature=0.0)
@@ -57,6 +58,7 @@ def test_transformers_backend_runs_the_llm_roles(hf_backend, pool, tmp_path):
     assert hf_backend.usage.requests >= 2 and hf_backend.usage.completion_tokens > 0
 
 
+@pytest.mark.slow
 def test_vllm_backend_matches_transformers(tiny_model, tiny_tokenizer, hf_backend, tmp_path_factory):
     pytest.importorskip("vllm")
     folder = tmp_path_factory.mktemp("tiny-vllm")
@@ -160,6 +162,7 @@ def test_openai_backend_key_handling(server, monkeypatch):
     assert reply.error.startswith("HTTP 401") and reply.attempts == 1       # not retried
 
 
+@pytest.mark.slow
 def test_cli_run_over_http_records_the_failed_request(server, monkeypatch, tmp_path):
     monkeypatch.setenv("SYNTH_TEST_KEY", "test-key")
     problems = tmp_path / "problems.jsonl"
@@ -167,7 +170,7 @@ def test_cli_run_over_http_records_the_failed_request(server, monkeypatch, tmp_p
                         '{"id": "b", "question": "FAIL_ALWAYS What is 3 + 3?", "answer": "6"}\n')
     out = tmp_path / "out"
     config = load_config(SynthConfig, Path(__file__).parents[2] / "configs" / "synth_gsm8k_openai.yaml", [
-        f"output_dir={out}", f"source.file.path={problems}", "progress=false", "agents.attempts_per_problem=1",
+        f"run_dir={out}", f"source.file.path={problems}", "progress=false", "agents.attempts_per_problem=1",
         "agents.max_new_tokens=8", "agents.verifier_workers=1", "agents.verifier_warm_up=false",
         "agents.backends.teacher.api_key_env=SYNTH_TEST_KEY",
         f"agents.backends.teacher.base_url=http://127.0.0.1:{server.server_port}/v1",
@@ -203,7 +206,7 @@ class CannedTeacher(TextBackend):
 
 def test_llm_roles_assemble_a_verified_demo(pool, tmp_path):
     teacher = CannedTeacher("teacher")
-    config = load_config(SynthConfig, None, [f"output_dir={tmp_path}", "progress=false",
+    config = load_config(SynthConfig, None, [f"run_dir={tmp_path}", "progress=false",
                                              "kinds={error_reflect_explore: 1.0}", "prompt_template=Q: {question} A:"])
     problem = Problem("q", "What is 6 * 7?", "42", source="t")
     synthesizer = Synthesizer(config, LLMGenerator(teacher), LLMCritic(teacher), Reward(pool))

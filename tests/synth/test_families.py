@@ -101,6 +101,7 @@ def test_difficulty_means_more_steps():
     assert mean_steps(0) <= mean_steps(1) < mean_steps(2) < mean_steps(3)
 
 
+@pytest.mark.slow
 def test_train_and_test_never_share_a_problem():
     for family in FAMILIES:
         for difficulty in (1, 2):
@@ -112,6 +113,7 @@ def test_train_and_test_never_share_a_problem():
             assert all(split_of(f"{family}|{p.question}") == "test" for p in test)
 
 
+@pytest.mark.slow
 def test_mix_counts_and_errors():
     problems = generate_mix({"arith": 2.0, "linear": 1.0}, [1, 2], 31, seed=0)
     assert len(problems) == 31 and len({p.id for p in problems}) == 31
@@ -248,6 +250,7 @@ def re_leaves(pattern) -> list[str]:
     return [pattern] if isinstance(pattern, str) else re_leaves(pattern[1]) + re_leaves(pattern[2])
 
 
+@pytest.mark.slow
 def test_word_train_and_test_never_share_a_problem():
     for difficulty in (0, 1):
         train = generate_problems("word", 1000, seed=0, split="train", difficulty=difficulty)
@@ -307,6 +310,7 @@ def test_word_mistakes_change_the_value_and_stay_in_the_story():
         assert wrong is None or fraction_value(wrong.after).denominator == 1
 
 
+@pytest.mark.slow
 def test_word_spec_mix_and_supply():
     assert parse_procedural_spec("procedural:word") == ({"word": 1.0}, None)
     assert parse_procedural_spec("procedural:arith,word:0,1") == ({"arith": 1.0, "word": 1.0}, [0, 1])
@@ -329,7 +333,7 @@ def test_scripted_synthesis_on_word_problems(tmp_path):
 
     families, levels = parse_procedural_spec("procedural:word:0,1")
     config = load_config(SynthConfig, None, [
-        f"output_dir={tmp_path}", f"source.procedural.families={json.dumps(families)}",
+        f"run_dir={tmp_path}", f"source.procedural.families={json.dumps(families)}",
         f"source.procedural.difficulties={levels}", "source.procedural.n=60", "progress=false", "max_rounds=2",
         "agents.verifier_workers=1", "agents.verifier_warm_up=false"])
     stats = synthesize(config)

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def procedural_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("synth")
     config = load_config(SynthConfig, ROOT / "configs" / "synth_procedural.yaml",
-                         [f"output_dir={out}", "source.procedural.n=400", "progress=false", "max_rounds=3",
+                         [f"run_dir={out}", "source.procedural.n=400", "progress=false", "max_rounds=3",
                           "kinds={correct_verified: 0.5, error_reflect_explore: 0.3, multi_round: 0.2}"])
     stats = synthesize(config)
     demos = [json.loads(line) for line in (out / "demos.jsonl").read_text().splitlines()]
@@ -70,6 +70,7 @@ def test_demo_lengths_suit_a_tiny_model(procedural_run):
     assert sum(short) / len(short) < 260
 
 
+@pytest.mark.slow
 def test_bad_problem_rows_are_reported_with_file_and_line(tmp_path):
     path = tmp_path / "problems.jsonl"
     good = generate_problems("linear", 2, seed=0)
@@ -79,7 +80,7 @@ def test_bad_problem_rows_are_reported_with_file_and_line(tmp_path):
             {"question": "What is the value?", "answer": "\\frac{1}{"},
             {"question": good[1].question, "answer": good[1].gold}]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows) + "{not json\n")
-    base = [f"output_dir={tmp_path / 'out'}", "source.kind=file", f"source.file.path={path}", "progress=false",
+    base = [f"run_dir={tmp_path / 'out'}", "source.kind=file", f"source.file.path={path}", "progress=false",
             "agents.verifier_workers=1", "agents.verifier_warm_up=false"]
     with pytest.raises(DataError, match=r"problems.jsonl:2: empty or missing question"):
         synthesize(load_config(SynthConfig, None, base + ["source.on_bad=error"]))
@@ -119,7 +120,7 @@ def test_procedural_export_feeds_the_scripted_agents(tmp_path):
     path = tmp_path / "linear_test.jsonl"
     export_jsonl(generate_problems("linear", 30, seed=0, split="test", difficulty=2), path)
     stats = synthesize(load_config(SynthConfig, None, [
-        f"output_dir={tmp_path / 'out'}", "source.kind=file", f"source.file.path={path}",
+        f"run_dir={tmp_path / 'out'}", "source.kind=file", f"source.file.path={path}",
         "source.file.meta=[family, difficulty, spec]", "progress=false", "agents.verifier_workers=1",
         "agents.verifier_warm_up=false"]))
     assert stats["demos"] == 30
@@ -143,9 +144,9 @@ def test_shipped_configs_load_and_bad_values_are_refused():
 
 
 def test_resuming_with_other_settings_is_refused(tmp_path):
-    config = load_config(SynthConfig, None, [f"output_dir={tmp_path}"])
+    config = load_config(SynthConfig, None, [f"run_dir={tmp_path}"])
     save_config(config, tmp_path / "config.yaml")
     (tmp_path / "progress.jsonl").write_text("")
-    check_resume(load_config(SynthConfig, None, [f"output_dir={tmp_path}", "progress=false", "chunk_size=7"]))
+    check_resume(load_config(SynthConfig, None, [f"run_dir={tmp_path}", "progress=false", "chunk_size=7"]))
     with pytest.raises(ConfigError, match="seed, source differ from its config.yaml"):
-        check_resume(load_config(SynthConfig, None, [f"output_dir={tmp_path}", "seed=1", "source.procedural.n=5"]))
+        check_resume(load_config(SynthConfig, None, [f"run_dir={tmp_path}", "seed=1", "source.procedural.n=5"]))

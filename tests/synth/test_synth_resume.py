@@ -10,12 +10,16 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # CLI subprocesses
+
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "configs" / "synth_procedural.yaml"
 
 
 def synth(out: Path, *extra: str) -> subprocess.Popen:
-    args = [sys.executable, "-m", "satori.cli", "synth", str(CONFIG), f"output_dir={out}",
+    args = [sys.executable, "-m", "satori.cli", "synth", str(CONFIG), f"run_dir={out}",
             "source.procedural.n=400", "chunk_size=10", "agents.verifier_workers=1", "progress=false", *extra]
     return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 

@@ -48,6 +48,7 @@ def test_plain_rows_hold_reasoning_then_solution(problems):
     assert rows[0]["coat"] == f"<think>{text}</think><solution>{problems[0].solution}</solution>"
 
 
+@pytest.mark.slow
 def test_sft_trains_on_distilled_rows_unchanged(tmp_path, problems):
     from train.sft.config import SFTConfig
     from train.sft.trainer import run_sft
@@ -60,8 +61,8 @@ def test_sft_trains_on_distilled_rows_unchanged(tmp_path, problems):
     atomic_write_jsonl(path, rows)
     config = load_config(SFTConfig, None, [f"run_dir={tmp_path / 'sft'}", f"data.path={path}", "data.val_size=2",
                                            "model.tiny.vocab_size=400", "model.tiny.hidden_size=64",
-                                           "model.tiny.num_heads=1", "train.max_steps=1", "train.batch_size=4",
-                                           "train.threads=1", "eval.num_generations=0", "checkpoint.every=1", "tracking.tensorboard=false"])
+                                           "model.tiny.num_heads=1", "max_steps=1", "train.batch_size=4",
+                                           "threads=1", "eval.num_generations=0", "checkpoint_every=1", "tracking.tensorboard=false"])
     metrics = run_sft(config, progress=False)
     assert (tmp_path / "sft" / "model" / "config.json").is_file()
     assert metrics["eval/loss"] > 0

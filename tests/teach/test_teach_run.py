@@ -14,6 +14,8 @@ from satori.config import load_config
 from satori.io import read_jsonl
 from train.teach.config import TeachConfig
 
+pytestmark = pytest.mark.slow  # `satori teach` on Ray: GRPO steps
+
 TINY = ["model.tiny.teacher_steps=3", "model.tiny.student_steps=3", "model.tiny.warmup_problems=24",
         "model.tiny.vocab_size=400", "data.train_size=24", "data.eval_size=3", "eval_samples=2", "eval_every=1",
         "rollout.prompts_per_step=2", "rollout.samples_per_prompt=3", "rollout.max_new_tokens=24",
@@ -23,7 +25,7 @@ TINY = ["model.tiny.teacher_steps=3", "model.tiny.student_steps=3", "model.tiny.
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, ray_local):
     path = tmp_path_factory.mktemp("teach")
-    assert main(["teach", "configs/teach_tiny.yaml", f"run_dir={path}", "total_steps=2", *TINY]) == 0
+    assert main(["teach", "configs/teach_tiny.yaml", f"run_dir={path}", "max_steps=2", *TINY]) == 0
     return path
 
 

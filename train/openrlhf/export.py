@@ -14,7 +14,7 @@ from an incorrect one). OpenRLHF trains on a fixed prompt set, so restart states
 samples of the starting checkpoint only (the paper's source; ``rae.online`` is not
 available). Every row fits ``data.max_prompt_len`` tokens (restarts lose whole trailing
 steps, never the problem or the final ``<|reflect|>``), so OpenRLHF never cuts a prompt.
-The training file holds exactly ``total_steps * prompts_per_step`` rows: one OpenRLHF
+The training file holds exactly ``max_steps * prompts_per_step`` rows: one OpenRLHF
 episode is the run.
 """
 
@@ -116,7 +116,7 @@ def export_prompt_set(config: RLConfig, out_dir: str | Path, tokenizer: Any,
     pool = [p for p in fitted if p is not None]
     if not pool:
         raise ValueError(f"no training prompt fits data.max_prompt_len={data.max_prompt_len} tokens; raise it")
-    rows = _draw(pool, config.total_steps * config.rollout.prompts_per_step, random.Random(config.seed))
+    rows = _draw(pool, config.max_steps * config.rollout.prompts_per_step, random.Random(config.seed))
     summary.rows = len(rows)
     for status in (-1, 1):
         summary.restarts[status] = sum(p.reflect_status == status for p in rows)

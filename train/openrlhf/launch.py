@@ -14,7 +14,7 @@ folder must be on a filesystem every node sees (OpenRLHF's engines read the rewa
 How the config maps, and what OpenRLHF cannot do (refused with the key to change, never
 silently dropped):
 - one training step = one rollout batch of ``rollout.prompts_per_step`` prompts; the prompt
-  file holds ``total_steps * prompts_per_step`` rows, one OpenRLHF episode;
+  file holds ``max_steps * prompts_per_step`` rows, one OpenRLHF episode;
 - ``algo.mini_batches`` -> ``--train.batch_size`` (samples per optimizer step), ``ppo_epochs``
   -> ``--train.max_epochs``, ``warmup_steps`` -> ``--{actor,critic}.lr_warmup_ratio`` with a
   constant schedule after warmup;
@@ -135,9 +135,9 @@ def build_command(config: RLConfig, resources: ResourcesConfig, layout: Layout) 
         "reward.remote_url": layout.reward_file,
         "data.prompt_dataset": layout.train, "data.input_key": PROMPT_KEY, "data.label_key": LABEL_KEY,
         "data.max_len": data.max_prompt_len + rollout.max_new_tokens,
-        "eval.dataset": layout.eval, "eval.steps": config.eval_every or config.total_steps, "eval.temperature": 0.0,
+        "eval.dataset": layout.eval, "eval.steps": config.eval_every or config.max_steps, "eval.temperature": 0.0,
         "eval.n_samples_per_prompt": 1,
-        # one episode over total_steps * prompts_per_step rows
+        # one episode over max_steps * prompts_per_step rows
         "train.num_episodes": 1, "train.seed": config.seed,
         "rollout.batch_size": rollout.prompts_per_step, "rollout.n_samples_per_prompt": rollout.samples_per_prompt,
         "rollout.max_new_tokens": rollout.max_new_tokens, "rollout.temperature": rollout.temperature,
@@ -159,7 +159,7 @@ def build_command(config: RLConfig, resources: ResourcesConfig, layout: Layout) 
         "vllm.num_engines": rollout.num_workers, "vllm.tensor_parallel_size": resources.gpus_per_engine,
         "vllm.gpu_memory_utilization": rollout.gpu_memory_utilization,
         "ckpt.path": layout.folder / "checkpoints", "ckpt.output_dir": layout.run_dir / "final",
-        "ckpt.save_steps": config.checkpoint_every or config.total_steps, "ckpt.max_num": config.keep_checkpoints,
+        "ckpt.save_steps": config.checkpoint_every or config.max_steps, "ckpt.max_num": config.keep_checkpoints,
         "logger.tensorboard_dir": layout.folder / "tensorboard" if config.tracking.tensorboard else None,
         "logger.logging_steps": config.tracking.log_every,
     }
@@ -168,7 +168,7 @@ def build_command(config: RLConfig, resources: ResourcesConfig, layout: Layout) 
     for prefix, lr in (("actor", algo.actor_lr), ("critic", algo.critic_lr)):
         flags.update({f"{prefix}.adam.lr": lr, f"{prefix}.adam.weight_decay": algo.weight_decay,
                       f"{prefix}.max_norm": algo.max_grad_norm, f"{prefix}.lr_scheduler": "constant_with_warmup",
-                      f"{prefix}.lr_warmup_ratio": algo.warmup_steps / config.total_steps})
+                      f"{prefix}.lr_warmup_ratio": algo.warmup_steps / config.max_steps})
     switches = {
         "algo.kl.use_loss": algo.kl_coef > 0 and algo.kl_mode == "loss",
         "actor.gradient_checkpointing_enable": config.model.gradient_checkpointing,

@@ -6,6 +6,7 @@ the quantity for predicting token ``t + 1``. Shapes: ``B`` sequences, ``L`` padd
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -40,6 +41,18 @@ def select_groups(groups: list[list[Sample]], want: int) -> list[list[Sample]]:
     """
     chosen = [i for i, g in enumerate(groups) if varied(g)] + [i for i, g in enumerate(groups) if not varied(g)]
     return [groups[i] for i in sorted(chosen[:want])]
+
+
+def round_size(missing: int, varied_share: float | None) -> int:
+    """Prompts to draw for ``missing`` groups with varied rewards, given the share of varied groups the last
+    step saw (``None``: nothing seen yet, draw ``missing``): ``missing / varied_share``, at most ``2 * missing``.
+
+    Dynamic sampling then fills most steps in one generation round, whose larger batch costs far less than a
+    second round decoded after it.
+    """
+    if varied_share is None:
+        return missing
+    return min(2 * missing, math.ceil(missing / varied_share)) if varied_share > 0 else 2 * missing
 
 
 def collate(samples: list[Sample], pad_id: int) -> dict[str, torch.Tensor]:

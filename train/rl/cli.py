@@ -12,7 +12,7 @@ HELP = "PPO with restart-and-explore (stage two)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_config_arguments(parser, "rl", "algo.actor_lr=1e-6 total_steps=20")
+    add_config_arguments(parser, "rl", "algo.actor_lr=1e-6 max_steps=20")
     parser.add_argument("--engine", choices=("satori", "openrlhf"), default="satori",
                         help="satori's own PPO loop, or OpenRLHF's Ray PPO (needs CUDA GPUs)")
     parser.add_argument("--dry-run", action="store_true",

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 from satori.config import require
-from satori.prompts import check_template
+from satori.prompts import check_template_key
+from satori.run_config import TrainingRunConfig
 from satori.tracking import TrackingConfig
 from train.algorithms.advantages import ADVANTAGE_ESTIMATORS
 from train.precision import Precision, check_learning_rate, compute_dtype
@@ -14,7 +15,7 @@ from train.rl.resources import ResourcesConfig
 
 
 @dataclass
-class ModelConfig:
+class RLModelConfig:
     policy: str = "runs/sft_tiny/model"  # the SFT checkpoint (HF folder) the run starts from
     critic: str | None = None                   # defaults to the policy's backbone with a fresh value head
     precision: Precision = "fp32"               # actor and critic: see train.precision
@@ -25,7 +26,7 @@ class ModelConfig:
 
 
 @dataclass
-class DataConfig:
+class RLDataConfig:
     train: str = "procedural:arith,fractions,linear"  # procedural families, a local file or a hub name
     eval: str = "procedural:arith,fractions,linear"
     train_size: int = 4000
@@ -72,7 +73,7 @@ class RewardConfig:
     orm: str | None = None          # an outcome reward model folder: not implemented yet, refused when set
     step_scale: float = 0.0         # weight of the verified-steps term (share of true arithmetic claims)
     claim_credit: float = 0.0       # per-token advantage for writing a true (+) or false (-) claim
-    verify_timeout: float = 5.0
+    verify_timeout: float = 5.0     # seconds per answer check
     workers: int = 1                # reward actors
     processes_per_worker: int = 1   # verifier processes inside each reward actor
 
@@ -117,17 +118,18 @@ class RayConfig:
 
 
 @dataclass
-class RLConfig:
+class RLConfig(TrainingRunConfig):
+    """The run-level keys are :class:`satori.run_config.TrainingRunConfig`'s (``max_steps`` PPO steps,
+    required; ``eval_every: 0`` evaluates only before the first and after the last step; the rollout
+    workers split ``threads``, see :attr:`rollout_threads`)."""
+
     run_dir: str = "runs/rl"
-    seed: int = 0
-    total_steps: int = 40
-    eval_every: int = 10            # 0: evaluate only before the first and after the last step
-    checkpoint_every: int = 10      # 0: checkpoint only at the end
-    keep_checkpoints: int = 2
-    resume: bool = True
-    threads: int = 2                # torch threads per process
-    model: ModelConfig = field(default_factory=ModelConfig)
-    data: DataConfig = field(default_factory=DataConfig)
+    max_steps: int | None = 40
+    eval_every: int = 10
+    checkpoint_every: int = 10
+    threads: int | None = 2
+    model: RLModelConfig = field(default_factory=RLModelConfig)
+    data: RLDataConfig = field(default_factory=RLDataConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     rae: RAEConfig = field(default_factory=RAEConfig)
     reward: RewardConfig = field(default_factory=RewardConfig)
@@ -160,9 +162,7 @@ class RLConfig:
         batch = rollout.prompts_per_step * rollout.samples_per_prompt
         require(batch % algo.mini_batches == 0, "algo.mini_batches",
                 f"must divide prompts_per_step * samples_per_prompt = {batch}")
-        require(self.total_steps >= 1, "total_steps", "must be >= 1")
-        require(self.eval_every >= 0, "eval_every", "must be >= 0 (0: only before the first and after the last step)")
-        require(self.checkpoint_every >= 0, "checkpoint_every", "must be >= 0 (0: only at the end)")
+        require(self.max_steps is not None, "max_steps", "set how many PPO steps to run")
         require(self.ray.learners >= 1, "ray.learners", "must be >= 1")
         require(batch // algo.mini_batches >= self.ray.learners, "algo.mini_batches",
                 f"a mini-batch of {batch // algo.mini_batches} rows (prompts_per_step * samples_per_prompt / "
@@ -179,15 +179,21 @@ class RLConfig:
         require(self.reward.orm is None, "reward.orm",
                 "not implemented yet: the native PPO driver has no outcome reward model term, so the model "
                 "would be silently ignored; unset reward.orm")
-        try:
-            check_template(self.data.template)
-        except ValueError as exc:
-            require(False, "data.template", str(exc))
+        check_template_key(self.data.template, "data.template")
 
     @property
     def rollout_dtype(self) -> str:
         """The rollout engines' dtype: ``rollout.dtype``, or the learner's compute dtype."""
         return self.rollout.dtype or compute_dtype(self.model.precision)
+
+    @property
+    def rollout_threads(self) -> int | None:
+        """Torch threads of each rollout worker: ``threads`` split over ``rollout.num_workers`` (at least 1;
+        null when ``threads`` is null, each worker keeping torch's default).
+        On CPU, single-threaded workers side by side decode faster than one worker on all threads: a
+        small model's decode step is many tiny kernels, and threads wait at each one for a thread the
+        scheduler has taken away."""
+        return None if self.threads is None else max(1, self.threads // self.rollout.num_workers)
 
     @property
     def uses_critic(self) -> bool:

@@ -33,9 +33,10 @@ from satori.claims import claim_share, claim_token_marks, find_claims
 from satori.config import format_config, save_config, to_dict
 from satori.problems import Problem
 from satori.prompts import encode_prompt
+from satori.run_config import due
 from satori.tokenization import ActionKeepingDecoder
 from satori.tracking import MetricsTracker
-from train.rl.batch import Sample, add_advantages, collate, select_groups, varied
+from train.rl.batch import Sample, add_advantages, collate, round_size, select_groups, varied
 from train.rl.config import RLConfig
 from train.rl.credit import centred_credit
 from train.rl.problem_sets import load_problem_set
@@ -81,7 +82,7 @@ class ProblemStream:
 
 
 class PPOTrainer:
-    """Owns the Ray actors and the run folder; ``train()`` runs to ``config.total_steps``."""
+    """Owns the Ray actors and the run folder; ``train()`` runs to ``config.max_steps``."""
 
     def __init__(self, config: RLConfig, run_config: Any = None):
         """``run_config`` (default ``config``) is what the run folder records as ``config.yaml``."""
@@ -115,6 +116,7 @@ class PPOTrainer:
                                       config=config.tracking, run_config=to_dict(recorded))
         self.start_actors(policy_path, critic_path, checkpoint)
         self.counters = {"dropped_too_long": state["dropped_too_long"] if state else 0}
+        self.varied_share: float | None = state.get("varied_share") if state else None   # dynamic sampling's last step
 
     # ----------------------------------------------------------------------------- actors
     def start_actors(self, policy_path: str, critic_path: str | None, checkpoint: Path | None) -> None:
@@ -136,7 +138,7 @@ class PPOTrainer:
         if checkpoint is not None:
             ray.get([learner.load_state.remote(str(checkpoint)) for learner in self.learners])
         self.rollout_workers = [RolloutWorker.options(**self.placement.engine(index)).remote(
-            rollout.engine, policy_path, config.threads, engine_options(config, index))
+            rollout.engine, policy_path, config.rollout_threads, engine_options(config, index))
             for index in range(rollout.num_workers)]
         self.reward_workers = [RewardWorker.options(num_cpus=0).remote(
             config.reward.processes_per_worker, config.reward.verify_timeout) for _ in range(config.reward.workers)]
@@ -225,10 +227,11 @@ class PPOTrainer:
         return ray.get([learner.update.remote(batch) for learner in self.learners])[0]
 
     # ----------------------------------------------------------------------------- one step
-    def make_prompts(self) -> list[RolloutPrompt]:
-        """This step's prompts: plain problems plus (with RAE) restart states, all fitting the length limit."""
+    def make_prompts(self, want: int | None = None) -> list[RolloutPrompt]:
+        """``want`` prompts (default ``rollout.prompts_per_step``): plain problems plus (with RAE) restart
+        states, all fitting the length limit."""
         config = self.config
-        want = config.rollout.prompts_per_step
+        want = want or config.rollout.prompts_per_step
         restarts = []
         if config.rae.enabled:
             restarts = self.buffer.sample(round(want * config.rae.restart_ratio), config.rae.balance)
@@ -248,21 +251,25 @@ class PPOTrainer:
     def rollout_step(self, timer: Timer) -> tuple[list[Sample], dict[str, float]]:
         """Generate and reward this step's samples; feed plain trajectories to the restart buffer.
 
-        With ``rollout.filter_groups`` (DAPO's dynamic sampling) another round of prompts from the
-        stream is generated while fewer than ``prompts_per_step`` groups have varied rewards, at most
-        ``max_refill_rounds`` times; the step trains on ``select_groups``: the first ``prompts_per_step``
-        varied groups, topped up with equal-reward ones when the cap leaves too few, so the batch keeps
-        its size (which ``algo.mini_batches`` divides). Sample metrics and the claim credit's centring
-        cover every generated sample.
+        With ``rollout.filter_groups`` (DAPO's dynamic sampling) each round draws ``round_size`` prompts:
+        the groups still missing, scaled up by the share of varied groups in the last step, so one round
+        usually suffices; another round follows while fewer than ``prompts_per_step`` groups have varied
+        rewards, at most ``max_refill_rounds`` times. The step trains on ``select_groups``: the first
+        ``prompts_per_step`` varied groups, topped up with equal-reward ones when the cap leaves too few,
+        so the batch keeps its size (which ``algo.mini_batches`` divides). Sample metrics and the claim
+        credit's centring cover every generated sample.
         """
         rollout, reward = self.config.rollout, self.config.reward
+        want = rollout.prompts_per_step
         stats: dict[str, list[float]] = {}
-        prompts, groups, marks = self.rollout_round(timer, 0, stats)
+        first = round_size(want, self.varied_share) if rollout.filter_groups else want
+        prompts, groups, marks = self.rollout_round(timer, 0, stats, first)
         refills = 0
         while (rollout.filter_groups and refills < rollout.max_refill_rounds
-               and sum(map(varied, groups)) < rollout.prompts_per_step):
+               and (missing := want - sum(map(varied, groups))) > 0):
             refills += 1
-            more_prompts, more_groups, more_marks = self.rollout_round(timer, refills, stats)
+            more_prompts, more_groups, more_marks = self.rollout_round(
+                timer, refills, stats, round_size(missing, self.varied_share))
             prompts, groups, marks = prompts + more_prompts, groups + more_groups, marks + more_marks
         metrics = _means(stats, sum(map(len, groups)))
         if reward.claim_credit:
@@ -271,8 +278,10 @@ class PPOTrainer:
                 sample.credit = row
             metrics.update(credit_metrics)
         if rollout.filter_groups:
-            metrics["rollout/filtered_share"] = 1 - sum(map(varied, groups)) / max(len(groups), 1)
+            self.varied_share = sum(map(varied, groups)) / max(len(groups), 1)
+            metrics["rollout/filtered_share"] = 1 - self.varied_share
             metrics["rollout/refill_generations"] = refills
+            metrics["rollout/generated_groups"] = len(groups)
             groups = select_groups(groups, rollout.prompts_per_step)
             metrics["rollout/padded_groups"] = sum(not varied(group) for group in groups)
         samples = [replace(s, group=index) for index, group in enumerate(groups) for s in group]
@@ -281,13 +290,13 @@ class PPOTrainer:
         metrics["rollout/dropped_too_long"] = self.counters["dropped_too_long"]
         return samples, metrics
 
-    def rollout_round(self, timer: Timer, round_index: int, stats: dict[str, list[float]]
+    def rollout_round(self, timer: Timer, round_index: int, stats: dict[str, list[float]], size: int
                       ) -> tuple[list[RolloutPrompt], list[list[Sample]], list[list[int]]]:
-        """One round of prompts, generated and rewarded: the prompts, their groups of samples, and
+        """One round of ``size`` prompts, generated and rewarded: the prompts, their groups of samples, and
         (with ``reward.claim_credit``) each sample's claim-token marks; per-sample metrics go to ``stats``."""
         config = self.config
         rollout, reward = config.rollout, config.reward
-        prompts = self.make_prompts()
+        prompts = self.make_prompts(size)
         with timer("generate"):
             params = {"max_new_tokens": rollout.max_new_tokens, "temperature": rollout.temperature,
                       "top_p": rollout.top_p, "n": rollout.samples_per_prompt,
@@ -374,14 +383,15 @@ class PPOTrainer:
             ray.get(self.learners[0].save.remote(str(tmp), self.tokenizer))
             torch.save({
                 "step": self.step, "position": self.stream.position, "buffer": self.buffer.state_dict(),
-                "python_rng": random.getstate(), "dropped_too_long": self.counters["dropped_too_long"]},
+                "python_rng": random.getstate(), "dropped_too_long": self.counters["dropped_too_long"],
+                "varied_share": self.varied_share},
                        tmp / TRAINING_STATE_FILE)
         path = write_dir_atomically(self.run_dir / f"checkpoint-{self.step:06d}", write)
         prune_checkpoints(self.run_dir, self.config.keep_checkpoints)
         return path
 
     def train(self) -> dict[str, float]:
-        """Run to ``total_steps``; returns the last evaluation's metrics."""
+        """Run to ``max_steps``; returns the last evaluation's metrics."""
         config = self.config
         from tqdm import tqdm
 
@@ -391,17 +401,17 @@ class PPOTrainer:
                 self.seed_restart_buffer()
             last_eval = self.evaluate()
             self.tracker.log(0, last_eval)
-        bar = tqdm(total=config.total_steps, initial=self.step, desc="ppo", unit="step")
-        while self.step < config.total_steps:
+        bar = tqdm(total=config.max_steps, initial=self.step, desc="ppo", unit="step")
+        while self.step < config.max_steps:
             metrics = self.train_step()
             self.step += 1
-            if due(self.step, config.eval_every, config.total_steps):
+            if due(self.step, config.eval_every, config.max_steps):
                 last_eval = self.evaluate()
                 metrics.update(last_eval)
             self.tracker.log(self.step, metrics)
             bar.update(1)
             bar.set_postfix(reward=f"{metrics['reward/total']:.2f}", acc=f"{metrics['rollout/accuracy']:.2f}")
-            if due(self.step, config.checkpoint_every, config.total_steps):
+            if due(self.step, config.checkpoint_every, config.max_steps):
                 self.save()
         bar.close()
         self.export_final()
@@ -426,11 +436,6 @@ class PPOTrainer:
         final = self.run_dir / "final"
         write_dir_atomically(final, lambda tmp: ray.get(self.learners[0].export_policy.remote(str(tmp), self.tokenizer)))
         return final
-
-
-def due(step: int, every: int, total_steps: int) -> bool:
-    """Whether a periodic action (every ``every`` steps; 0: only at the end) falls on ``step``."""
-    return step == total_steps or (every > 0 and step % every == 0)
 
 
 def stop_if_unstartable(error: Exception, index: int, engine: str) -> None:

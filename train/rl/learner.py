@@ -17,6 +17,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from satori.run_config import set_threads
 from train.algorithms.kl import kl_estimate
 from train.algorithms.logprobs import entropy_from_logits, masked_mean, token_logprobs
 from train.algorithms.losses import aggregate, policy_loss, value_loss
@@ -33,7 +34,7 @@ class Learner:
                  rank: int = 0, world_size: int = 1, init_method: str | None = None):
         self.config = config
         self.rank, self.world_size = rank, world_size
-        torch.set_num_threads(config.threads)
+        set_threads(config.threads)
         torch.manual_seed(config.seed + rank)
         if world_size > 1:
             backend = "nccl" if torch.cuda.is_available() else "gloo"
@@ -71,9 +72,11 @@ class Learner:
     def score(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """This rank's rows of ``logprobs_old``, ``values_old``, ``logprobs_ref`` ``(b, L-1)``."""
         rows = self._shard_rows(torch.arange(batch["input_ids"].shape[0]))
-        out: dict[str, list[torch.Tensor]] = {"rows": [rows]}
+        out: dict[str, list[torch.Tensor]] = {}
+        order: list[torch.Tensor] = []
         temperature = self.config.rollout.temperature
-        for micro in self._micro_batches(select(batch, rows)):
+        for index, micro in self._micro_batches(select(batch, rows)):
+            order.append(index)
             ids, attn = micro["input_ids"].to(self.device), micro["attention_mask"].to(self.device)
             labels = micro["labels"].to(self.device)
             with self.autocast():
@@ -88,8 +91,9 @@ class Learner:
                     values = self.critic(ids, attn)[:, :-1]
                 out.setdefault("values_old", []).append(values.cpu())
         width = batch["labels"].shape[1]  # micro-batches drop padding columns; pad back to (b, L-1)
-        return {key: torch.cat([nn.functional.pad(p, (0, width - p.shape[1])) if p.dim() == 2 else p for p in parts])
-                for key, parts in out.items()}
+        back = torch.cat(order).argsort() if order else None   # micro-batches go longest first; back to row order
+        return {"rows": rows, **{key: torch.cat([nn.functional.pad(p, (0, width - p.shape[1])) if p.dim() == 2 else p
+                                                 for p in parts])[back] for key, parts in out.items()}}
 
     # ----------------------------------------------------------------------------- update
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -124,7 +128,7 @@ class Learner:
             self.critic_optim.zero_grad(set_to_none=True)
         stats: dict[str, list[float]] = {}
         mine = select(mini, self._shard_rows(torch.arange(mask_all.shape[0])))
-        for micro in self._micro_batches(mine):
+        for _, micro in self._micro_batches(mine):
             ids, attn = micro["input_ids"].to(self.device), micro["attention_mask"].to(self.device)
             mask = micro["action_mask"].to(self.device)
             weight = mask.sum().item() / max(counts["global_token_count"], 1)
@@ -210,13 +214,17 @@ class Learner:
         return rows[self.rank:: self.world_size]
 
     def _micro_batches(self, batch: dict[str, torch.Tensor]):
-        size = batch["input_ids"].shape[0]
-        step = self.config.algo.micro_batch_size
-        for start in range(0, size, step):
-            micro = {k: v[start: start + step] for k, v in batch.items()}
-            width = int(micro["attention_mask"].sum(-1).max())  # drop all-padding columns
-            yield {k: (v[:, :width] if k in ("input_ids", "attention_mask") else
-                       v[:, : width - 1] if v.dim() == 2 else v) for k, v in micro.items()}
+        """``(index, micro)`` pairs: ``micro`` holds the rows ``index`` of ``batch``, at most
+        ``algo.micro_batch_size`` of them, cut to their longest row. Rows go longest first, so rows of
+        similar length share a micro-batch and little padding is computed (the order of micro-batches
+        does not change a mini-batch's summed gradient)."""
+        lengths = batch["attention_mask"].sum(-1)
+        order = torch.argsort(lengths, descending=True, stable=True)
+        for index in order.split(self.config.algo.micro_batch_size) if len(order) else ():
+            micro = {k: v[index] for k, v in batch.items()}
+            width = int(lengths[index].max())  # drop all-padding columns
+            yield index, {k: (v[:, :width] if k in ("input_ids", "attention_mask") else
+                              v[:, : width - 1] if v.dim() == 2 else v) for k, v in micro.items()}
 
     # ----------------------------------------------------------------------------- state
     def policy_state_dict(self, dtype: str | None = None) -> dict[str, torch.Tensor]:

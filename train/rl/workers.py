@@ -38,17 +38,22 @@ class RolloutWorker:
     while it sleeps is refused (a vLLM engine asleep holds no KV cache, and its weights are offloaded).
     """
 
-    def __init__(self, engine: str, model_path: str, threads: int, engine_options: dict[str, Any]):
-        import torch
+    def __init__(self, engine: str, model_path: str, threads: int | None, engine_options: dict[str, Any]):
+        from satori.run_config import set_threads
 
         self.weights_version = 0  # 0: the weights it was built with; a restarted actor is back at 0
         self.asleep = False       # a restarted actor is awake
 
-        torch.set_num_threads(threads)
+        set_threads(threads)
         self.engine = build_engine(engine, model_path, engine_options)
 
     def pid(self) -> int:
         return os.getpid()
+
+    def torch_threads(self) -> int:
+        import torch
+
+        return torch.get_num_threads()
 
     def generate(self, prompts: list[list[int]], params: dict[str, Any],
                  weights_version: int) -> list[list[dict[str, Any]]] | None:

@@ -1,7 +1,7 @@
 """``satori sft CONFIG.yaml [key=value ...]``: format-tune a model on COAT demonstrations.
 
 The config may be a stage YAML or a pipeline YAML with an ``sft:`` section. Overrides use
-dotted keys, e.g. ``satori sft configs/sft_tiny.yaml train.max_steps=50 data.packing=true``.
+dotted keys, e.g. ``satori sft configs/sft_tiny.yaml max_steps=50 data.packing=true``.
 """
 
 from __future__ import annotations

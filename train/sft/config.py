@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 from satori.config import require
+from satori.prompts import check_template_key
+from satori.run_config import TrainingRunConfig
 from satori.tracking import TrackingConfig
 from train.precision import Precision, check_learning_rate
 
@@ -25,7 +27,6 @@ class TinyModelConfig:
     num_heads: int = 2
     intermediate_size: int | None = None
     max_positions: int = 2048
-    seed: int = 0
 
     def validate(self) -> None:
         require(self.vocab_size >= 300, "model.tiny.vocab_size", "must be >= 300 (bytes + merges + specials)")
@@ -36,7 +37,7 @@ class TinyModelConfig:
 
 
 @dataclass
-class ModelConfig:
+class SFTModelConfig:
     """``source``: ``tiny``, a local HF folder, a hub name, a ``.gguf`` path, or ``smollm2-135m-gguf``.
     ``precision``: see :mod:`train.precision`."""
 
@@ -58,7 +59,7 @@ class ModelConfig:
 
 
 @dataclass
-class DataConfig:
+class SFTDataConfig:
     """Demonstrations: a JSONL from ``satori synth`` or any file ``datasets`` reads (json/parquet/csv)."""
 
     path: str = ""
@@ -74,13 +75,8 @@ class DataConfig:
     limit: int | None = None
 
     def validate(self) -> None:
-        from satori.prompts import check_template
-
         require(bool(self.path), "data.path", "set the demonstrations file (e.g. data.path=runs/synth/demos.jsonl)")
-        try:
-            check_template(self.template)
-        except ValueError as exc:
-            require(False, "data.template", str(exc))
+        check_template_key(self.template, "data.template")
         require(self.max_length >= 16, "data.max_length", f"must be >= 16, got {self.max_length}")
         require(self.val_size >= 0, "data.val_size", "must be >= 0 (a fraction < 1, or a count of problems)")
         require(self.val_size < 1 or float(self.val_size).is_integer(), "data.val_size",
@@ -112,14 +108,12 @@ class OptimConfig:
 
 @dataclass
 class TrainConfig:
-    """Batching and budget: an optimizer step sees ``batch_size * grad_accum`` sequences."""
+    """Batching and budget: an optimizer step sees ``batch_size * grad_accum`` sequences; the run lasts
+    ``epochs`` passes over the demonstrations unless the top-level ``max_steps`` is set."""
 
     batch_size: int = 16
     grad_accum: int = 1
     epochs: float = 1.0
-    max_steps: int | None = None
-    seed: int = 0
-    threads: int | None = None
     RENAMED_KEYS: ClassVar[dict[str, str]] = {
         "precision": "use model.precision: fp32, bf16-mixed (fp32 master weights, bf16 compute: what "
                      "precision: bfloat16 was) or bf16-pure"}
@@ -128,22 +122,19 @@ class TrainConfig:
         require(self.batch_size >= 1, "train.batch_size", "must be >= 1")
         require(self.grad_accum >= 1, "train.grad_accum", "must be >= 1")
         require(self.epochs > 0, "train.epochs", "must be > 0")
-        require(self.max_steps is None or self.max_steps >= 1, "train.max_steps", "must be >= 1 or null")
-        require(self.threads is None or self.threads >= 1, "train.threads", "must be >= 1 or null")
 
 
 @dataclass
-class EvalConfig:
-    """Validation loss and a greedy generation check on held-out problems."""
+class SFTEvalConfig:
+    """Validation loss and a greedy generation check on held-out problems (every top-level ``eval_every``
+    steps and after the last)."""
 
-    every: int = 0
     batch_size: int = 32
     num_generations: int = 64
     max_new_tokens: int = 256
     generation_batch_size: int = 64
 
     def validate(self) -> None:
-        require(self.every >= 0, "eval.every", "must be >= 0 (0 = only at the end)")
         require(self.batch_size >= 1, "eval.batch_size", "must be >= 1")
         require(self.num_generations >= 0, "eval.num_generations", "must be >= 0 (0 turns generation off)")
         require(self.max_new_tokens >= 1, "eval.max_new_tokens", "must be >= 1")
@@ -151,35 +142,26 @@ class EvalConfig:
 
 
 @dataclass
-class CheckpointConfig:
-    every: int = 100
-    keep_last: int = 2
-
-    def validate(self) -> None:
-        require(self.every >= 1, "checkpoint.every", "must be >= 1")
-        require(self.keep_last >= 1, "checkpoint.keep_last", "must be >= 1")
-
-
-@dataclass
-class SFTConfig:
+class SFTConfig(TrainingRunConfig):
     """``run_dir`` receives checkpoints, ``model/`` (the final HF folder), metrics and plots.
 
-    ``resume: true`` continues from the newest checkpoint in ``run_dir`` when there is one;
-    with ``resume: false`` a run folder that already holds checkpoints is refused.
+    The run-level keys (``run_dir``, ``seed``, ``max_steps``, ``eval_every``, ``checkpoint_every``,
+    ``keep_checkpoints``, ``resume``, ``threads``) are :class:`satori.run_config.TrainingRunConfig`'s;
+    ``max_steps: null`` runs ``train.epochs``. ``resume: true`` continues from the newest checkpoint in
+    ``run_dir`` when there is one; with ``resume: false`` a run folder that already holds checkpoints is refused.
     """
 
     run_dir: str = "runs/sft"
-    resume: bool = True
-    model: ModelConfig = field(default_factory=ModelConfig)
-    data: DataConfig = field(default_factory=DataConfig)
+    checkpoint_every: int = 100
+    model: SFTModelConfig = field(default_factory=SFTModelConfig)
+    data: SFTDataConfig = field(default_factory=SFTDataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
-    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    eval: SFTEvalConfig = field(default_factory=SFTEvalConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    RENAMED_KEYS: ClassVar[dict[str, str]] = {"model.tiny.seed": "seed"}
 
     def validate(self) -> None:
-        require(bool(self.run_dir), "run_dir", "set a run folder, e.g. run_dir=runs/sft")
         check_learning_rate(self.model.precision, self.optim.lr, "optim.lr")
         require(self.model.source == "tiny" or self.model.tiny == TinyModelConfig(), "model.tiny",
                 f"only applies when model.source is 'tiny' (it is {self.model.source!r}); remove model.tiny")

@@ -3,10 +3,10 @@
 Run it with::
 
     satori sft configs/sft_tiny.yaml                      # the embedded default (tiny model, CPU)
-    satori sft configs/sft_smollm2.yaml train.max_steps=5 # the real 135M model from a GGUF file
+    satori sft configs/sft_smollm2.yaml max_steps=5       # the real 135M model from a GGUF file
 
 The run folder gets ``config.yaml`` (resolved), ``checkpoint-NNNNNN/`` (HF model + training
-state, every ``checkpoint.every`` steps and at the end), ``model/`` (the final HF folder the PPO
+state, every ``checkpoint_every`` steps and at the end), ``model/`` (the final HF folder the PPO
 stage starts from), ``metrics.jsonl`` + ``tensorboard/``, ``loss.png`` and
 ``eval_stepNNNNNN.jsonl`` (the greedy completions of each generation check).
 
@@ -31,6 +31,7 @@ from satori.config import ConfigError, format_config, save_config, to_dict
 from satori.io import atomic_write_json, atomic_write_jsonl
 from satori.models import build_tiny_model_and_tokenizer, load_model_and_tokenizer, read_satori_meta
 from satori.prompts import build_prompt
+from satori.run_config import due, set_threads
 from satori.tracking import MetricsTracker, plot_metrics
 from train.checkpoint import export_model, latest_checkpoint, load_training_state, save_checkpoint
 from train.precision import autocast, param_dtype, training_device
@@ -56,18 +57,18 @@ def response_loss_sum(model: Any, batch: dict[str, torch.Tensor]) -> tuple[torch
     return loss, int((targets != IGNORE_INDEX).sum())
 
 
-def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str, min_lr_ratio: float) -> float:
+def lr_factor(step: int, max_steps: int, warmup_steps: int, schedule: str, min_lr_ratio: float) -> float:
     """Multiplier of the base learning rate at ``step`` (0-based): linear warm-up, then decay."""
     if step < warmup_steps:
         return (step + 1) / warmup_steps
     if schedule == "constant":
         return 1.0
-    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    progress = min(1.0, (step - warmup_steps) / max(1, max_steps - warmup_steps))
     decay = 0.5 * (1 + math.cos(math.pi * progress)) if schedule == "cosine" else 1 - progress
     return min_lr_ratio + (1 - min_lr_ratio) * decay
 
 
-def build_optimizer(model: Any, config: SFTConfig, total_steps: int) -> tuple[torch.optim.Optimizer, Any]:
+def build_optimizer(model: Any, config: SFTConfig, max_steps: int) -> tuple[torch.optim.Optimizer, Any]:
     """AdamW (no weight decay on biases and norms) and its LambdaLR schedule."""
     decay, no_decay = [], []
     for _, param in model.named_parameters():
@@ -78,7 +79,7 @@ def build_optimizer(model: Any, config: SFTConfig, total_steps: int) -> tuple[to
                                    {"params": no_decay, "weight_decay": 0.0}],
                                   lr=o.lr, betas=tuple(o.betas), eps=o.eps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, total_steps, o.warmup_steps, o.schedule, o.min_lr_ratio))
+        optimizer, lambda step: lr_factor(step, max_steps, o.warmup_steps, o.schedule, o.min_lr_ratio))
     return optimizer, scheduler
 
 
@@ -100,7 +101,7 @@ def prepare_model(config: SFTConfig, checkpoint: Path | None, corpus: list[str])
         model, tokenizer, meta = build_tiny_model_and_tokenizer(
             corpus, vocab_size=t.vocab_size, arch=t.arch, hidden_size=t.hidden_size, num_layers=t.num_layers,
             num_heads=t.num_heads, intermediate_size=t.intermediate_size, max_positions=t.max_positions,
-            seed=t.seed)
+            seed=config.seed)
     else:
         model, tokenizer, meta = load_model_and_tokenizer(m.source, gguf_file=m.gguf_file,
                                                           trust_remote_code=m.trust_remote_code)
@@ -118,13 +119,12 @@ class SFTTrainer:
         self.config = config
         self.progress = progress
         self.run_dir = Path(config.run_dir)
-        if config.train.threads:
-            torch.set_num_threads(config.train.threads)
+        set_threads(config.threads)
         checkpoint = latest_checkpoint(self.run_dir)
         if checkpoint is not None and not config.resume:
             raise ConfigError(f"key 'resume': {self.run_dir} already holds {checkpoint.name}; set resume=true "
                               "to continue it, or choose a new run_dir")
-        seed_everything(config.train.seed)
+        seed_everything(config.seed)
         d = config.data
         self.train_demos, self.val_demos = self.load_documents()
         corpus = [text for demo in self.train_demos for text in (demo.question, demo.response) if text]
@@ -135,11 +135,11 @@ class SFTTrainer:
         self.val_examples, _ = self.encode(self.val_demos)
         pad_id = self.tokenizer.pad_token_id
         self.stream = BatchStream(train_examples, config.train.batch_size, d.max_length, d.packing, pad_id,
-                                  config.train.seed)
+                                  config.seed)
         t = config.train
         steps_per_epoch = -(-self.stream.batches_per_epoch // t.grad_accum)
-        self.total_steps = t.max_steps or max(1, math.ceil(t.epochs * steps_per_epoch))
-        self.optimizer, self.scheduler = build_optimizer(self.model, config, self.total_steps)
+        self.max_steps = config.max_steps or max(1, math.ceil(t.epochs * steps_per_epoch))
+        self.optimizer, self.scheduler = build_optimizer(self.model, config, self.max_steps)
         self.step = 0
         if checkpoint is not None:
             self.step = load_training_state(checkpoint, self.optimizer, self.scheduler).step
@@ -152,7 +152,7 @@ class SFTTrainer:
         """Train and validation demonstrations (validation holds out whole questions)."""
         d = self.config.data
         demos = load_demos(d.path, d.question_field, d.response_field, d.gold_field, d.id_field, d.limit)
-        return split_by_question(demos, d.val_size, self.config.train.seed)
+        return split_by_question(demos, d.val_size, self.config.seed)
 
     def check_tokenizer(self) -> None:
         """Refuse a prompt template the tokenizer cannot render; record the template in the model's meta."""
@@ -198,26 +198,26 @@ class SFTTrainer:
                 "data/epoch": self.step * accum / self.stream.batches_per_epoch}
 
     def train(self) -> dict[str, float]:
-        """Train to ``total_steps`` (from the resumed step), evaluating and checkpointing on the way."""
+        """Train to ``max_steps`` (from the resumed step), evaluating and checkpointing on the way."""
         c = self.config
         print(format_config(c), flush=True)
         print(f"{self.stage}: {len(self.train_demos)} train / {len(self.val_demos)} val documents; "
               f"{self.data_stats}; {self.stream.batches_per_epoch} micro-batches per epoch; "
-              f"{self.total_steps} steps" + (f"; resuming from {self.resumed_from}" if self.resumed_from else ""),
+              f"{self.max_steps} steps" + (f"; resuming from {self.resumed_from}" if self.resumed_from else ""),
               flush=True)
         final: dict[str, float] = {}
-        bar = tqdm(total=self.total_steps, initial=self.step, desc="sft", disable=not self.progress,
+        bar = tqdm(total=self.max_steps, initial=self.step, desc="sft", disable=not self.progress,
                    dynamic_ncols=True)
-        while self.step < self.total_steps:
+        while self.step < self.max_steps:
             metrics = self.train_step()
             bar.update(1)
             bar.set_postfix(loss=f"{metrics['loss/train']:.3f}", lr=f"{metrics['optim/lr']:.2e}")
-            if self.step % c.tracking.log_every == 0 or self.step == self.total_steps:
+            if self.step % c.tracking.log_every == 0 or self.step == self.max_steps:
                 self.tracker.log(self.step, metrics)
-            if c.eval.every and self.step % c.eval.every == 0 and self.step < self.total_steps:
-                self.tracker.log(self.step, self.evaluate())
-            if self.step % c.checkpoint.every == 0 or self.step == self.total_steps:
-                if self.step == self.total_steps:
+            if due(self.step, c.eval_every, self.max_steps) and self.step < self.max_steps:
+                self.tracker.log(self.step, self.evaluate())    # the last step's comes with its checkpoint
+            if due(self.step, c.checkpoint_every, self.max_steps):
+                if self.step == self.max_steps:
                     final = self.evaluate()
                     self.tracker.log(self.step, final)
                 self.save()
@@ -235,7 +235,7 @@ class SFTTrainer:
         self.tracker.flush()
         return save_checkpoint(self.run_dir, self.step, self.model, self.tokenizer, optimizer=self.optimizer,
                                scheduler=self.scheduler, data_state={"micro_batch": self.step * self.config.train.grad_accum},
-                               meta=self.meta, keep_last=self.config.checkpoint.keep_last)
+                               meta=self.meta, keep_checkpoints=self.config.keep_checkpoints)
 
     @torch.no_grad()
     def validation_loss(self) -> float | None:

@@ -20,6 +20,7 @@ from data_synthesis.demos import render_demo
 from satori.config import ConfigError
 from satori.problems import Problem
 from satori.prompts import build_prompt
+from satori.run_config import set_threads
 from train.checkpoint import write_dir_atomically
 from train.rl.problem_sets import PROCEDURAL, load_problem_set
 from train.sft.data import Encoded, collate
@@ -49,9 +50,9 @@ def bootstrap_tiny(config: TeachConfig) -> tuple[Path, Path]:
                           f"problems; set data.train to procedural:FAMILIES (it is {config.data.train!r})")
     from satori.tiny import build_model, build_tokenizer
 
-    torch.set_num_threads(config.threads)
+    set_threads(config.threads)
     tiny, fmt = config.model.tiny, config.format
-    problems = load_problem_set(config.data.train, tiny.warmup_problems, "train", tiny.seed + 17,
+    problems = load_problem_set(config.data.train, tiny.warmup_problems, "train", config.seed + 17,
                                 config.data.difficulty)
     explanations = reference_explanations(problems, fmt.variant)
     teacher_texts = [(teacher_prompt(fmt, p.question, p.solution), teacher_target(fmt, e))
@@ -60,8 +61,8 @@ def bootstrap_tiny(config: TeachConfig) -> tuple[Path, Path]:
                      for p, e in zip(problems, explanations)]
     tokenizer = build_tokenizer([a + b for a, b in teacher_texts + student_texts], vocab_size=tiny.vocab_size)
     sizes = {"hidden_size": tiny.hidden_size, "num_layers": tiny.num_layers, "num_heads": tiny.num_heads}
-    for name, texts, steps, seed in (("teacher", teacher_texts, tiny.teacher_steps, tiny.seed),
-                                     ("student", student_texts, tiny.student_steps, tiny.seed + 1)):
+    for name, texts, steps, seed in (("teacher", teacher_texts, tiny.teacher_steps, config.seed),
+                                     ("student", student_texts, tiny.student_steps, config.seed + 1)):
         model = build_model(tokenizer, seed=seed, **sizes)
         warm_up(model, tokenizer, texts, steps, tiny.batch_size, tiny.lr, seed)
 

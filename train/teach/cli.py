@@ -12,7 +12,7 @@ HELP = "train a teacher that writes COAT demonstrations"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_config_arguments(parser, "teach", "total_steps=20 format.variant=plain")
+    add_config_arguments(parser, "teach", "max_steps=20 format.variant=plain")
 
 
 def run(args: argparse.Namespace) -> int:

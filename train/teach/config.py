@@ -1,8 +1,9 @@
 """`TeachConfig`: every setting of a teacher run (GRPO on the PPO engine + distillation), validated up front.
 
-The rollout, algorithm and Ray sections are the PPO stage's own dataclasses with the teacher
-recipe's defaults; :meth:`TeachConfig.rl_config` turns the whole config into the
-:class:`~train.rl.config.RLConfig` the PPO engine runs.
+The run-level keys are :class:`satori.run_config.TrainingRunConfig`'s and the rollout, algorithm
+and Ray sections are the PPO stage's own dataclasses with the teacher recipe's defaults;
+:meth:`TeachConfig.rl_config` carries the whole config into the :class:`~train.rl.config.RLConfig`
+the PPO engine runs (every key both declare, by name).
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
-from satori.config import ConfigError, require, validate_tree
-from satori.prompts import check_template
+from satori.config import ConfigError, carry, require, validate_tree
+from satori.prompts import check_template_key
+from satori.run_config import TrainingRunConfig
 from satori.tracking import TrackingConfig
 from train.precision import Precision
-from train.rl.config import AlgoConfig, DataConfig, ModelConfig, RAEConfig, RayConfig, RewardConfig, RLConfig, \
-    RolloutConfig
+from train.rl.config import AlgoConfig, RAEConfig, RayConfig, RLConfig, RLModelConfig, RolloutConfig
 
 TINY = "tiny"
 VARIANTS = ("coat", "plain")
@@ -43,7 +44,6 @@ class TinyTeachConfig:
     student_steps: int = 150
     batch_size: int = 16
     lr: float = 3.0e-3
-    seed: int = 0
 
     def validate(self) -> None:
         require(self.hidden_size % self.num_heads == 0 and self.hidden_size // self.num_heads >= 32,
@@ -62,7 +62,7 @@ class TeachModelConfig:
     precision: Precision = "fp32"           # see train.precision
     gradient_checkpointing: bool = False
     tiny: TinyTeachConfig = field(default_factory=TinyTeachConfig)
-    RENAMED_KEYS: ClassVar[dict[str, str]] = ModelConfig.RENAMED_KEYS
+    RENAMED_KEYS: ClassVar[dict[str, str]] = RLModelConfig.RENAMED_KEYS
 
     def validate(self) -> None:
         require((self.teacher == TINY) == (self.student == TINY), "model.student",
@@ -95,10 +95,7 @@ class FormatConfig:
             require(bool(getattr(self, key).strip()), f"format.{key}", "must be a non-empty tag")
         require(self.explanation_close not in self.explanation_open, "format.explanation_close",
                 "must differ from format.explanation_open (its first occurrence ends the explanation)")
-        try:
-            check_template(self.student_template)
-        except ValueError as exc:
-            require(False, "format.student_template", str(exc))
+        check_template_key(self.student_template, "format.student_template")
 
     @property
     def system(self) -> str:
@@ -170,7 +167,7 @@ class TeachAlgoConfig(AlgoConfig):
 
 
 @dataclass
-class DistillConfig:
+class TeachDistillConfig:
     """Explanations of the trained teacher written as SFT demonstrations (``RUN/distill/demos.jsonl``)."""
 
     enabled: bool = True
@@ -186,23 +183,20 @@ class DistillConfig:
         require(self.size >= 1 and self.samples_per_problem >= 1, "distill.size", "must be >= 1")
         require(self.temperature > 0 or self.samples_per_problem == 1, "distill.samples_per_problem",
                 "greedy decoding (temperature 0) gives one sample; set distill.temperature > 0 or use 1")
-        try:
-            check_template(self.template)
-        except ValueError as exc:
-            require(False, "distill.template", str(exc))
+        check_template_key(self.template, "distill.template")
 
 
 @dataclass
-class TeachConfig:
+class TeachConfig(TrainingRunConfig):
+    """The run-level keys are :class:`satori.run_config.TrainingRunConfig`'s (``max_steps`` GRPO steps;
+    ``seed`` also seeds the tiny models' warm-up); ``eval_every`` and ``checkpoint_every`` must be >= 1."""
+
     run_dir: str = "runs/teach"
-    seed: int = 0
-    total_steps: int = 200
+    max_steps: int | None = 200
     eval_every: int = 10
-    eval_samples: int = 4           # sampled explanations per held-out problem (fixed seed) for eval/reward
     checkpoint_every: int = 10
-    keep_checkpoints: int = 2
-    resume: bool = True
-    threads: int = 2
+    threads: int | None = 2
+    eval_samples: int = 4           # sampled explanations per held-out problem (fixed seed) for eval/reward
     model: TeachModelConfig = field(default_factory=TeachModelConfig)
     data: TeachDataConfig = field(default_factory=TeachDataConfig)
     format: FormatConfig = field(default_factory=FormatConfig)
@@ -212,11 +206,13 @@ class TeachConfig:
     scorer: ScorerConfig = field(default_factory=ScorerConfig)
     ray: RayConfig = field(default_factory=RayConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
-    distill: DistillConfig = field(default_factory=DistillConfig)
+    distill: TeachDistillConfig = field(default_factory=TeachDistillConfig)
+    RENAMED_KEYS: ClassVar[dict[str, str]] = {"model.tiny.seed": "seed"}
 
     def validate(self) -> None:
         require(self.eval_samples >= 1, "eval_samples", "must be >= 1")
-        require(self.eval_every >= 1 and self.checkpoint_every >= 1, "eval_every", "must be >= 1")
+        require(self.eval_every >= 1, "eval_every", "must be >= 1 (the teacher's reward curve needs evaluations)")
+        require(self.checkpoint_every >= 1, "checkpoint_every", "must be >= 1")
         require(not self.rollout.filter_groups, "rollout.filter_groups",
                 "satori teach trains on every group (its teacher reward is continuous, so groups rarely tie); "
                 "dynamic sampling is not implemented here: set rollout.filter_groups=false")
@@ -226,17 +222,11 @@ class TeachConfig:
             raise ConfigError(f"{exc} (checked as the PPO engine's config)") from None
 
     def rl_config(self, teacher_path: str) -> RLConfig:
-        """The PPO engine's config: policy = the teacher at ``teacher_path``, no RAE, same run folder."""
-        data = self.data
-        return RLConfig(
-            run_dir=self.run_dir, seed=self.seed, total_steps=self.total_steps, eval_every=self.eval_every,
-            checkpoint_every=self.checkpoint_every, keep_checkpoints=self.keep_checkpoints, resume=self.resume,
-            threads=self.threads,
-            model=ModelConfig(policy=teacher_path, precision=self.model.precision,
-                              gradient_checkpointing=self.model.gradient_checkpointing),
-            data=DataConfig(train=data.train, eval=data.eval, train_size=data.train_size, eval_size=data.eval_size,
-                            difficulty=data.difficulty, max_prompt_len=data.max_prompt_len),
-            rollout=self.rollout, rae=RAEConfig(enabled=False),
-            reward=RewardConfig(verify_timeout=self.reward.verify_timeout, workers=self.reward.workers,
-                                processes_per_worker=self.reward.processes_per_worker),
-            algo=self.algo, ray=self.ray, tracking=self.tracking)
+        """The PPO engine's config: policy = the teacher at ``teacher_path``, no RAE, same run folder.
+
+        Every key the two configs share is carried by name (:func:`satori.config.carry`): the run-level
+        keys, the rollout, algorithm, Ray and tracking sections as they are, and the fields of the model,
+        data and reward sections the PPO engine's sections also have; the rest keeps the PPO defaults.
+        """
+        return carry(self, RLConfig, model=carry(self.model, RLModelConfig, policy=teacher_path),
+                     rae=RAEConfig(enabled=False))

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from satori.run_config import set_threads
 from train.algorithms.logprobs import token_logprobs
 from train.precision import autocast, compute_dtype, training_device
 from train.rl.models import load_policy
@@ -17,10 +18,10 @@ from train.rl.models import load_policy
 class StudentScorer:
     """Serves ``log softmax(logits / temperature)`` of every next token under the student model."""
 
-    def __init__(self, model_path: str, temperature: float, threads: int = 1, micro_batch_size: int = 16,
+    def __init__(self, model_path: str, temperature: float, threads: int | None = 1, micro_batch_size: int = 16,
                  precision: str = "fp32"):
         """``precision``: the run's ``model.precision``; the frozen student holds its compute dtype."""
-        torch.set_num_threads(threads)
+        set_threads(threads)
         self.device = training_device()
         dtype = getattr(torch, compute_dtype(precision))
         self.model = load_policy(model_path, dtype).to(self.device).eval().requires_grad_(False)

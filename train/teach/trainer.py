@@ -71,7 +71,7 @@ def resolve_models(config: TeachConfig) -> tuple[str, str]:
 
 
 class TeacherTrainer(PPOTrainer):
-    """PPO engine + student scorers; ``train()`` runs GRPO to ``total_steps`` and plots ``reward.png``."""
+    """PPO engine + student scorers; ``train()`` runs GRPO to ``max_steps`` and plots ``reward.png``."""
 
     def __init__(self, config: TeachConfig):
         self.teach = config
