@@ -136,7 +136,7 @@ def generate_and_grade(engine: Any, batch: list[PendingProblem], config: EvalCon
         rows.append({
             "key": sample_key(p.benchmark, p.problem.id, index), "model": label, "benchmark": p.benchmark,
             "problem_id": p.problem.id, "sample": index, "prompt": p.prompt, "completion": completion.text,
-            "extracted": verdict.extracted, "gold": p.problem.gold, "correct": bool(verdict.correct),
+            "extracted": verdict.extracted, "rule": verdict.rule, "gold": p.problem.gold, "correct": bool(verdict.correct),
             "status": verdict.status, "tokens": len(completion.token_ids),
             "finish_reason": completion.finish_reason, "actions": count_actions(completion.text),
             "before_reflect": before,

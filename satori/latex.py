@@ -74,3 +74,26 @@ def last_boxed(text: str) -> str | None:
     """Content of the last balanced box in ``text``, or None."""
     spans = find_boxes(text)
     return spans[-1].content if spans else None
+
+
+# Commands whose doubled backslash (``\\frac``) marks text escaped once more than LaTeX needs.
+_COMMON_COMMANDS = (
+    "frac|dfrac|tfrac|sqrt|left|right|boxed|fbox|begin|end|text|textbf|mathrm|mathbf|mathbb|cdot|times|div|pi|infty"
+    "|leq?|geq?|neq?|lt|gt|pm|mp|circ|cup|cap|emptyset|ldots|cdots|dots|quad|qquad|binom|overline|sin|cos|tan|log|ln"
+    "|alpha|beta|gamma|theta|angle|triangle|displaystyle|in"
+)
+_DOUBLED_COMMAND_RE = re.compile(r"(?<!\\)\\\\(?:(?:" + _COMMON_COMMANDS + r")(?![A-Za-z])|[()\[\]])")
+_SINGLE_COMMAND_RE = re.compile(r"(?<!\\)\\(?:" + _COMMON_COMMANDS + r")(?![A-Za-z])")
+_ESCAPED_NEWLINE_RE = re.compile(r"(?<!\\)\\n(?![a-z])")
+
+
+def unescape_doubled_backslashes(text: str) -> str:
+    """Halve every backslash pair when the LaTeX arrives JSON-escaped (``\\\\frac{1}{2}``).
+
+    Escaped text is recognised by a common command written with two backslashes while none is
+    written with one; a matrix row break (``1 \\\\ 2``) alone is not a sign. A literal ``\\n``
+    left by the escaping becomes a newline. Linear in ``len(text)``.
+    """
+    if "\\\\" not in text or not _DOUBLED_COMMAND_RE.search(text) or _SINGLE_COMMAND_RE.search(text):
+        return text
+    return _ESCAPED_NEWLINE_RE.sub("\n", text.replace("\\\\", "\\"))

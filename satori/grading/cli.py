@@ -20,7 +20,7 @@ HELP = "grade predictions against gold answers (JSONL in, JSONL out)"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, help="JSONL file; each row has 'gold' and 'pred'")
-    parser.add_argument("--out", type=Path, required=True, help="output JSONL: input rows + correct, status, extracted")
+    parser.add_argument("--out", type=Path, required=True, help="output JSONL: input rows + correct, status, extracted, rule")
     parser.add_argument("--workers", type=int, default=1, help="verifier worker processes (default 1)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                         help=f"seconds allowed per comparison (default {DEFAULT_TIMEOUT:g})")
@@ -74,11 +74,11 @@ def _read_rows(path: Path, skip_bad: bool) -> list[tuple[dict[str, Any], str | N
 
 
 def _grade(rows: list[tuple[dict[str, Any], str | None]], args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Input rows plus ``correct``/``status``/``extracted`` (malformed rows: status ``invalid`` and ``error``)."""
+    """Input rows plus ``correct``/``status``/``extracted``/``rule`` (malformed rows: status ``invalid`` and ``error``)."""
     from tqdm import tqdm
 
     out = [dict(row) if error is None else {**row, "correct": False, "status": "invalid", "extracted": None,
-                                            "error": error} for row, error in rows]
+                                            "rule": None, "error": error} for row, error in rows]
     todo = [i for i, (_, error) in enumerate(rows) if error is None]
     with tqdm(total=len(todo), desc="grading", unit="row", disable=len(todo) < 1000) as bar:
         for start in range(0, len(todo), CHUNK_ROWS):
@@ -86,7 +86,8 @@ def _grade(rows: list[tuple[dict[str, Any], str | None]], args: argparse.Namespa
             verdicts = verify_batch([(out[i]["pred"], out[i]["gold"]) for i in chunk], workers=args.workers,
                                     timeout=args.timeout, rel_tol=args.rel_tol)
             for i, verdict in zip(chunk, verdicts):
-                out[i].update(correct=verdict.correct, status=verdict.status, extracted=verdict.extracted)
+                out[i].update(correct=verdict.correct, status=verdict.status, extracted=verdict.extracted,
+                              rule=verdict.rule)
             bar.update(len(chunk))
     return out
 

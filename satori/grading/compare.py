@@ -7,9 +7,14 @@ numeric (relative tolerance ``rel_tol`` when either side holds a decimal), then 
 points are defined).
 
 Semantics, one rule per kind of answer:
-- equation vs value: ``x=3`` equals ``3`` when one side of the equation is a lone symbol;
-  two equations are equal when their ``lhs - rhs`` differ by a non-zero constant factor;
+- equation vs value: ``x=3`` equals ``3`` when one side of the equation is a label (a symbol,
+  ``f(x)``, or a product or ratio of symbols: ``PQ=3``, ``h:H=2:9``, ``\\frac{a}{b}=2``), and
+  ``2+3=5`` equals ``5`` (a computation stands for its result), as does an identity
+  ``n + n(n-1) = n^2`` its last side (a derivation); ``x+1=5`` is not ``5``; a chain ``x=2+3=5`` reads as
+  ``x=5``; two equations are equal when their ``lhs - rhs`` differ by a non-zero constant factor;
 - finite sets and bare comma lists (``1, 2``) are unordered; tuples and vectors are ordered;
+  a list of distinct labels (``PQ=3, RS=8``) matches the same labels with equal values, or bare
+  values in its written order (``3, 8``);
   ``(1, 2)`` is read as an open interval or a point, whichever the other side is;
 - intervals and unions compare endpoints (with tolerance) and openness;
 - a percent answer also matches its value / 100, a degree answer also matches its radians.
@@ -90,7 +95,28 @@ def parse(latex: str) -> Any:
     except Exception as exc:  # the ANTLR listener raises a bare Exception on syntax errors
         raise ParseError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
     _refuse_huge(obj)
-    return sympy.ImmutableMatrix(obj) if isinstance(obj, sympy.MatrixBase) else obj
+    if isinstance(obj, sympy.MatrixBase):
+        return sympy.ImmutableMatrix(obj)
+    return _chain_as_equation(_evaluated_percent(obj))
+
+
+def _evaluated_percent(obj: Any) -> Any:
+    """The parser keeps a ``\\%`` inside an answer as an unevaluated ``1/100``, which numbers cannot be read from."""
+    if not isinstance(obj, sympy.Basic) or not obj.has(sympy.UnevaluatedExpr):
+        return obj
+    if isinstance(obj, sympy.Eq):   # rebuilt unevaluated: Eq(7/40, 17.5) must not become False
+        return sympy.Eq(_evaluated_percent(obj.lhs), _evaluated_percent(obj.rhs), evaluate=False)
+    return obj.xreplace({u: u.args[0] for u in obj.atoms(sympy.UnevaluatedExpr)})
+
+
+def _chain_as_equation(obj: Any) -> Any:
+    """``x = 2+3 = 5`` (parsed as a conjunction of equations) as ``x = 5``: its first and last sides."""
+    if not isinstance(obj, sympy.And):
+        return obj
+    links = list(getattr(obj, "_unsorted_args", obj.args))
+    if all(isinstance(link, sympy.Eq) for link in links) and all(a.rhs == b.lhs for a, b in zip(links, links[1:])):
+        return sympy.Eq(links[0].lhs, links[-1].rhs, evaluate=False)
+    return obj
 
 
 def equivalent(gold: Any, pred: Any, rel_tol: float, gold_flags: tuple[bool, bool] = (False, False),
@@ -109,12 +135,15 @@ def equivalent_multi(golds: list[Any], pred: Any, rel_tol: float) -> bool:
 
 
 def _readings(obj: Any, percent: bool, degrees: bool) -> list[Any]:
+    """``obj`` and, with a percent or degree sign, its value / 100 or in radians (for an equation
+    ``\\frac{14}{80} \\times 100\\% = 17.5\\%``, the sign's last side)."""
     readings = [obj]
-    if isinstance(obj, sympy.Expr):
-        if percent:
-            readings.append(obj / 100)
-        if degrees:
-            readings.append(obj * sympy.pi / 180)
+    equation = isinstance(obj, sympy.Eq) and all(isinstance(side, sympy.Expr) for side in obj.args)
+    value = obj.rhs if equation else obj
+    if isinstance(value, sympy.Expr):
+        for flag, factor in ((percent, sympy.Rational(1, 100)), (degrees, sympy.pi / 180)):
+            if flag:
+                readings.append(sympy.Eq(obj.lhs, value * factor, evaluate=False) if equation else value * factor)
     return readings
 
 
@@ -130,6 +159,9 @@ def _equal(g: Any, p: Any, tol: float) -> bool:
     if isinstance(g, sympy.MatrixBase) or isinstance(p, sympy.MatrixBase):
         return _equal_matrices(g, p, tol)
     if isinstance(g, sympy.FiniteSet):
+        labelled = _labelled(g)
+        if labelled is not None:
+            return _equal_labelled(labelled, p, tol)
         return _match_unordered(_elements(g), _elements(p), tol)
     if isinstance(g, sympy.Tuple):
         return _match_ordered(list(g.args), _ordered_elements(p), tol)
@@ -155,16 +187,60 @@ def _equal_equations(g: Any, p: Any, tol: float) -> bool:
     equation, other = (g, p) if isinstance(g, sympy.Eq) else (p, g)
     if isinstance(other, sympy.core.relational.Relational):
         return False
-    if _is_name(equation.lhs) and _equal(equation.rhs, other, tol):
+    if _is_label(equation.rhs) and _equal(equation.lhs, other, tol):
         return True
-    return _is_name(equation.rhs) and _equal(equation.lhs, other, tol)
+    if not _equal(equation.rhs, other, tol):
+        return False
+    return _is_label(equation.lhs) or _is_computation(equation.lhs) or _is_identity(equation, tol)
 
 
-def _is_name(expr: Any) -> bool:
-    """A lone symbol, a function name like ``f(x)``, or a tuple of symbols like ``(a, b)``."""
+def _is_label(expr: Any) -> bool:
+    """A name for a quantity: a symbol, ``f(x)``, a tuple of symbols, or a product or ratio of those."""
     if isinstance(expr, (sympy.Symbol, AppliedUndef)):
         return True
-    return isinstance(expr, sympy.Tuple) and all(isinstance(a, sympy.Symbol) for a in expr.args)
+    if isinstance(expr, sympy.Tuple):
+        return all(isinstance(a, sympy.Symbol) for a in expr.args)
+    if isinstance(expr, (sympy.Mul, sympy.Pow)):   # "PQ", "\\frac{a}{b}", and "f(f(20))" read as f*f(20)
+        factors = expr.args if isinstance(expr, sympy.Mul) else (expr,)
+        return all(isinstance(f, (sympy.Symbol, AppliedUndef)) or (
+            isinstance(f, sympy.Pow) and isinstance(f.base, sympy.Symbol) and f.exp == -1) for f in factors)
+    return False
+
+
+def _is_computation(expr: Any) -> bool:
+    """A closed arithmetic expression (``2+3``, ``\\frac{12}{4}``) whose value the other side states."""
+    return isinstance(expr, sympy.Expr) and not expr.free_symbols and not expr.is_Atom
+
+
+def _is_identity(equation: Any, tol: float) -> bool:
+    """Both sides are the same expression (``n + n(n-1) = n^2``): a derivation whose last side is the result."""
+    return all(isinstance(side, sympy.Expr) for side in equation.args) and _equal_expressions(
+        equation.lhs, equation.rhs, tol)
+
+
+def _labelled(obj: Any) -> list[tuple[Any, Any]] | None:
+    """``[(label, value)]`` in written order when ``obj`` lists equations with distinct labels, else None."""
+    items = list(getattr(obj, "_unsorted_args", obj.args))
+    if len(items) < 2 or not all(isinstance(i, sympy.Eq) and _is_label(i.lhs) for i in items):
+        return None
+    labels = [i.lhs for i in items]
+    if any(a == b for k, a in enumerate(labels) for b in labels[k + 1:]):
+        return None
+    return [(i.lhs, i.rhs) for i in items]
+
+
+def _equal_labelled(golds: list[tuple[Any, Any]], p: Any, tol: float) -> bool:
+    """Labelled gold values against the same labels, or against bare values in the written order."""
+    preds = _labelled(p) if isinstance(p, sympy.FiniteSet) else None
+    if preds is None:
+        return _match_ordered([value for _, value in golds], _ordered_elements(p), tol)
+    if len(preds) != len(golds):
+        return False
+    for label, value in golds:
+        match = [v for other, v in preds if _equal(other, label, tol)]
+        if len(match) != 1 or not _equal(value, match[0], tol):
+            return False
+    return True
 
 
 _POINTS = (sympy.Tuple, sympy.FiniteSet)  # a bare list "x=2, y=3" can stand for the point (2, 3)
@@ -257,7 +333,7 @@ def _ordered_elements(obj: Any) -> list[Any]:
 
 
 def _equation_value(item: Any) -> Any:
-    if isinstance(item, sympy.Eq) and _is_name(item.lhs):
+    if isinstance(item, sympy.Eq) and _is_label(item.lhs):
         return item.rhs
     return item
 

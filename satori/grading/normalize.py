@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from satori.latex import unescape_doubled_backslashes
+
 MAX_ANSWER_CHARS = 4000
 MAX_NESTING = 60
 
@@ -39,6 +41,12 @@ _DELIMITERS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 _SIZING_RE = re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|big|Big|bigg|Bigg|middle)(?![A-Za-z])\s*\.?")
 _DROP_COMMANDS_RE = re.compile(r"\\(?:displaystyle|textstyle|scriptstyle|mathstrut|limits|nolimits)(?![A-Za-z])")
 _THIN_THOUSANDS_RE = re.compile(r"(?<=\d)\s?(?:\\,|\{\s?,\s?\}|\\ |\\;)\s?(?=\d{3}(?!\d))")
+_BRACED_COMMA_RE = re.compile(r"\{\s?,\s?\}")
+# A row of a derivation starts with an arrow: "\Leftrightarrow \frac{x}{y}=1000".
+_LEADING_ARROW_RE = re.compile(r"^(?:\\(?:Leftrightarrow|Longleftrightarrow|Rightarrow|Longrightarrow|implies|iff|therefore)"
+                               r"(?![A-Za-z])\s*)+")
+# A list whose items repeat one tuple label: "(x, y)=(1, 2), (x, y)=(3, 4)".
+_TUPLE_LABEL_RE = re.compile(r"^\(\s*[A-Za-z](?:\s*,\s*[A-Za-z])+\s*\)\s*=\s*")
 _NEGATIVE_SPACE_RE = re.compile(r"(?<!\\)\\!")
 _SPACING_RE = re.compile(r"(?<!\\)\\[,;: ]|\\q?quad(?![A-Za-z])|\\(?:enspace|thinspace|medspace|thickspace|hfill)(?![A-Za-z])|~")
 _FRAC_VARIANT_RE = re.compile(r"\\[dtc]frac(?![A-Za-z])")
@@ -49,7 +57,8 @@ _FRAC_TOKEN_SECOND_RE = re.compile(r"\\frac\s*(\{[^{}]*\})\s*([0-9A-Za-z])")
 _SQRT_TOKEN_RE = re.compile(r"\\sqrt\s*([0-9A-Za-z])")
 _DEGREE_RE = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![A-Za-z])|\\circ(?![A-Za-z])|°|\\degree(?![A-Za-z])")
 _PERCENT_RE = re.compile(r"\s*(?:\\%|%|\\text\{\s*percent\s*\}|\bpercent\b|\bpct\b)\s*$")
-_CURRENCY_RE = re.compile(r"\\\$|US\$|\$|€|£|¥|₹|\\euro(?![A-Za-z])|\\pounds(?![A-Za-z])|\\textdollar(?![A-Za-z])")
+_CURRENCY_RE = re.compile(r"\\\$|US\$|\$|€|£|¥|₹|\\euro(?![A-Za-z])|\\pounds(?![A-Za-z])|\\textdollar(?![A-Za-z])"
+                          r"|(?<=\d)\s*\b(?:EUR|USD|GBP)\b")
 _TEXT_COMMANDS = r"text|textbf|textit|textrm|textsf|texttt|textnormal|mbox|mathrm|mathbf|mathit|mathsf|mathtt|boldsymbol|bm|rm|bf"
 _TRAILING_TEXT_RE = re.compile(r"^(.*?[0-9}a-zA-Z)\]])\s*\\(?:" + _TEXT_COMMANDS + r")\s*\{([^{}]*)\}(?:\s*\^\s*\{?\s*[23]\s*\}?)?\s*$", re.DOTALL)
 _TEXT_WRAPPER_RE = re.compile(r"\\(?:" + _TEXT_COMMANDS + r")\s*\{([^{}]*)\}")
@@ -61,6 +70,8 @@ _UNIT_WORDS = (
     r"|degrees?|radians?|rad|people|persons?|students?|times|ways"
 )
 _TRAILING_UNIT_RE = re.compile(r"(?<=[0-9}\s)])\s*(?:" + _UNIT_WORDS + r")(?:\s*\^\s*\{?\s*[23]\s*\}?|[²³])?\s*$", re.IGNORECASE)
+# One-letter SI units only after a space, so that "5m" stays an expression.
+_TRAILING_SI_UNIT_RE = re.compile(r"(?<=\d)\s+(?:m|s|g|L|h)(?:\s*\^\s*\{?\s*[23]\s*\}?)?\s*$")
 _NUMBER_THEN_WORDS_RE = re.compile(r"^(-?(?:\d[\d,]*)?\.?\d+(?:/\d+)?)\s+([A-Za-z][A-Za-z\-']+(?:\s+[A-Za-z][A-Za-z\-']*)*)$")
 _THOUSANDS_RE = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _MIXED_PLAIN_RE = re.compile(r"^(-?\d+)\s+(\d+)\s*/\s*(\d+)$")
@@ -73,12 +84,15 @@ _AND_OR_RE = re.compile(r"\s+(?:and|or)\s+|\s*\\(?:text\{\s*(?:and|or)\s*\})\s*"
 _COMPARATORS = ((">=", r"\geq "), ("<=", r"\leq "), ("!=", r"\neq "), ("=>", r"\geq "), ("=<", r"\leq "))
 _UNICODE = (
     ("−", "-"), ("–", "-"), ("×", r"\times "), ("·", r"\cdot "), ("÷", r"\div "), ("≤", r"\leq "), ("≥", r"\geq "),
-    ("≠", r"\neq "), ("π", r"\pi "), ("∞", r"\infty "), ("√", r"\sqrt "), ("∩", r"\cap "), ("±", r"\pm "),
+    ("≠", r"\neq "), ("⩽", r"\leq "), ("⩾", r"\geq "), ("π", r"\pi "), ("∞", r"\infty "), ("√", r"\sqrt "),
+    ("∩", r"\cap "), ("±", r"\pm "),
     ("²", "^2"), ("³", "^3"), ("∅", r"\emptyset "), ("\u00a0", " "), ("\u2009", " "), ("\u202f", " "),
 )
-_LATEX_ALIASES_RE = re.compile(r"\\(varnothing|le|ge|ne|lbrace|rbrace|langle|rangle|lvert|rvert|vert|lbrack|rbrack|infin|dots|ldots|cdots|mp)(?![A-Za-z])")
-_LATEX_ALIASES = {"varnothing": r"\emptyset", "le": r"\leq", "ge": r"\geq", "ne": r"\neq", "lbrace": r"\{", "rbrace": r"\}", "langle": "(",
-                  "rangle": ")", "lvert": "|", "rvert": "|", "vert": "|", "lbrack": "[", "rbrack": "]",
+_LATEX_ALIASES_RE = re.compile(r"\\(varnothing|leqslant|geqslant|leqq|geqq|lt|gt|le|ge|ne|lbrace|rbrace|langle|rangle|lvert|rvert"
+                               r"|vert|lbrack|rbrack|infin|dots|ldots|cdots|mp)(?![A-Za-z])")
+_LATEX_ALIASES = {"varnothing": r"\emptyset", "leqslant": r"\leq", "geqslant": r"\geq", "leqq": r"\leq", "geqq": r"\geq",
+                  "lt": "<", "gt": ">", "le": r"\leq", "ge": r"\geq", "ne": r"\neq", "lbrace": r"\{", "rbrace": r"\}",
+                  "langle": "(", "rangle": ")", "lvert": "|", "rvert": "|", "vert": "|", "lbrack": "[", "rbrack": "]",
                   "infin": r"\infty", "dots": r"\ldots", "ldots": r"\ldots", "cdots": r"\ldots", "mp": r"\mp"}
 _CHOICE_RE = re.compile(r"^\(?\s*([A-Ja-j])\s*\)?\s*\.?$")
 _CHOICE_PREFIX_RE = re.compile(r"^(?:\(\s*([A-Ja-j])\s*\)|([A-J])[.):])(?:\s+|$)")
@@ -103,12 +117,14 @@ def normalize(answer: str) -> Answer:
         raise AnswerRefused(f"answer has {len(text)} characters (limit {MAX_ANSWER_CHARS})")
     if _nesting_depth(text) > MAX_NESTING:
         raise AnswerRefused(f"answer nests brackets deeper than {MAX_NESTING}")
-    text = _strip_delimiters(text)
+    text = _strip_delimiters(unescape_doubled_backslashes(text))
     for old, new in _UNICODE:
         text = text.replace(old, new)
     text = _DROP_COMMANDS_RE.sub("", _SIZING_RE.sub("", text))
     text = _THIN_THOUSANDS_RE.sub("", _NEGATIVE_SPACE_RE.sub("", text))
+    text = _BRACED_COMMA_RE.sub(",", text)
     text = _SPACING_RE.sub(" ", text)
+    text = _drop_repeated_tuple_label(_LEADING_ARROW_RE.sub("", text.strip()))
     choice, text = _split_choice(text)
     text = _FRAC_VARIANT_RE.sub(r"\\frac", text)
     text = _BINOM_VARIANT_RE.sub(r"\\binom", text)
@@ -134,6 +150,17 @@ def normalize(answer: str) -> Answer:
     if _THOUSANDS_RE.match(text):
         text = text.replace(",", "")
     return Answer(text=text, percent=percent, degrees=degrees, choice=choice, word=word)
+
+
+def _drop_repeated_tuple_label(text: str) -> str:
+    """``(x, y)=(1, 2), (x, y)=(3, 4)`` as the list ``(1, 2), (3, 4)`` (one label on every item)."""
+    label = _TUPLE_LABEL_RE.match(text)
+    if label is None:
+        return text
+    items = re.split(r",\s*(?=" + re.escape(label.group(0).rstrip()) + ")", text)
+    if len(items) < 2 or not all(item.startswith(label.group(0).rstrip()) for item in items):
+        return text
+    return ", ".join(_TUPLE_LABEL_RE.sub("", item, count=1) for item in items)
 
 
 def _nesting_depth(text: str) -> int:
@@ -186,7 +213,7 @@ def _strip_units(text: str) -> str:
         if match is None or not re.search(r"[0-9}\])]", match.group(1)):
             break
         text = match.group(1).strip()
-    stripped = _TRAILING_UNIT_RE.sub("", text).strip()
+    stripped = _TRAILING_SI_UNIT_RE.sub("", _TRAILING_UNIT_RE.sub("", text)).strip()
     text = stripped or text
     match = _NUMBER_THEN_WORDS_RE.match(text)
     if match and not any(w in _WORD_FUNCTIONS for w in match.group(2).lower().split()):

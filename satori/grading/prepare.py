@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any, Union
 
-from satori.grading.extract import answer_of, extract_answer
+from satori.grading.extract import answer_for_grading, answer_of
 from satori.grading.normalize import Answer, AnswerRefused, normalize
 from satori.grading.verdict import Verdict
 
 Gold = Union[str, int, float, Sequence[Any]]
-BARE_ANSWER_MAX_CHARS = 400
 _PLAIN_NUMBER_RE = re.compile(r"^-?(?:\d{1,400}(?:\.\d{0,400})?|\.\d{1,400})$")
+# A comma that cannot separate thousands: "2500,75", "0,25", and "2.500,75" with dots for thousands.
+_DECIMAL_COMMA_RE = re.compile(r"^(-?)(\d{1,400}|\d{1,3}(?:\.\d{3}){1,100}),(\d{1,400})$")
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Job:
     golds: tuple[Answer, ...]
     pred: Answer
     extracted: str
+    rule: str
 
     def payload(self, rel_tol: float) -> dict[str, Any]:
         """JSON-ready message for a worker."""
@@ -41,7 +43,8 @@ class Job:
 
     def verdict(self, status: str, reason: str) -> Verdict:
         return Verdict(correct=status == "correct", status=status, extracted=self.extracted,
-                       gold_normalized=gold_text(self.golds), pred_normalized=self.pred.text, reason=reason)
+                       gold_normalized=gold_text(self.golds), pred_normalized=self.pred.text, reason=reason,
+                       rule=self.rule)
 
 
 def gold_text(golds: Sequence[Answer]) -> str:
@@ -50,25 +53,25 @@ def gold_text(golds: Sequence[Answer]) -> str:
 
 def prepare(prediction: Any, gold: Gold, rel_tol: float = 1e-4) -> Verdict | Job:
     """A final :class:`Verdict` when strings (or plain decimal numbers) decide it, else a :class:`Job`."""
-    prediction = "" if prediction is None else str(prediction)
-    extracted = extract_answer(prediction)
-    if extracted is None and len(prediction.strip()) <= BARE_ANSWER_MAX_CHARS:
-        extracted = prediction.strip()
-    if not extracted:
+    found = answer_for_grading("" if prediction is None else str(prediction))
+    if found is None:
         return Verdict(False, "unparseable", None, reason="no answer found in the prediction")
+    extracted, rule = found.text, found.rule
     golds_raw = [gold] if isinstance(gold, (str, int, float)) else list(gold)
     if not golds_raw:
-        return Verdict(False, "unparseable", extracted, reason="empty gold list")
+        return Verdict(False, "unparseable", extracted, reason="empty gold list", rule=rule)
     try:
         golds = tuple(normalize(answer_of(str(g))) for g in golds_raw)
     except AnswerRefused as exc:
-        return Verdict(False, "unparseable", extracted, reason=f"gold refused: {exc}")
+        return Verdict(False, "unparseable", extracted, reason=f"gold refused: {exc}", rule=rule)
     try:
         pred = normalize(extracted)
     except AnswerRefused as exc:
         return Verdict(False, "unparseable", extracted, gold_normalized=gold_text(golds),
-                       reason=f"prediction refused: {exc}")
-    job = Job(golds, pred, extracted)
+                       reason=f"prediction refused: {exc}", rule=rule)
+    if len(golds) == 1 and "," not in golds[0].key():
+        pred = _decimal_comma_read(pred)
+    job = Job(golds, pred, extracted, rule)
     if len(golds) == 1:
         decided = _decide_by_strings(golds[0], pred) or _decide_plain_numbers(golds[0], pred, rel_tol)
         if decided is not None:
@@ -76,6 +79,15 @@ def prepare(prediction: Any, gold: Gold, rel_tol: float = 1e-4) -> Verdict | Job
     if not pred.text:
         return job.verdict("unparseable", "prediction is empty after normalization")
     return job
+
+
+def _decimal_comma_read(pred: Answer) -> Answer:
+    """``2500,75`` as ``2500.75`` (called only when the gold is one value, so no list is meant)."""
+    match = _DECIMAL_COMMA_RE.match(pred.key())
+    if match is None:
+        return pred
+    sign, whole, fraction = match.groups()
+    return replace(pred, text=f"{sign}{whole.replace('.', '')}.{fraction}")
 
 
 def _decide_by_strings(gold: Answer, pred: Answer) -> tuple[str, str] | None:

@@ -12,8 +12,9 @@ STATUSES = ("correct", "incorrect", "unparseable", "timeout")
 class Verdict:
     """``status`` is one of :data:`STATUSES`; ``correct`` is ``status == "correct"``.
 
-    ``extracted`` is the answer taken from the prediction (None if none was found); the
-    ``*_normalized`` fields are the canonical LaTeX that was compared; ``reason`` says why.
+    ``extracted`` is the answer taken from the prediction (None if none was found) and ``rule``
+    the extraction rule that chose it (see :mod:`satori.grading.extract`); the ``*_normalized``
+    fields are the canonical LaTeX that was compared; ``reason`` says why.
     """
 
     correct: bool
@@ -22,6 +23,7 @@ class Verdict:
     gold_normalized: str | None = None
     pred_normalized: str | None = None
     reason: str = ""
+    rule: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

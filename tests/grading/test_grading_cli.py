@@ -24,7 +24,7 @@ def test_grade_example_file(tmp_path, capsys, pool):
     assert len(rows) == len(inputs)
     for row, original in zip(rows, inputs):
         assert {k: row[k] for k in original} == original
-        assert set(row) == set(original) | {"correct", "status", "extracted"}
+        assert set(row) == set(original) | {"correct", "status", "extracted", "rule"}
         assert row["correct"] is (row["status"] == "correct")
     status = {row["id"]: row["status"] for row in rows}
     assert status[2] == "correct" and status[10] == "incorrect" and status[14] == "incorrect"
