@@ -15,7 +15,6 @@ with the same template. For each model: the share of completions that are valid 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -26,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
-from bench.run import time_pipeline  # noqa: E402
+from bench.run import pipeline_parser, time_pipeline  # noqa: E402
 
 CONFIG = "configs/real_smollm2.yaml"
 BASE_MODEL = "smollm2-135m-gguf"
@@ -62,15 +61,10 @@ def coat_shares(samples: Path) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default=CONFIG)
-    parser.add_argument("--run-dir", default=None, help="run folder (default: a fresh one under /tmp)")
-    parser.add_argument("--interval", type=float, default=0.5, help="memory sampling period, seconds")
+    parser = pipeline_parser(__doc__.splitlines()[0], CONFIG, "real_model")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted --run-dir (stage seconds come from its records; wall time "
                              "and peak memory cover this invocation only)")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "real_model.json"))
-    parser.add_argument("overrides", nargs="*", help="key=value overrides passed to satori run")
     args = parser.parse_args()
     run_dir = Path(args.run_dir or f"/tmp/satori-real-model-{int(time.time())}").resolve()
     timed = time_pipeline(args.config, run_dir, args.overrides, args.interval, resume=args.resume)

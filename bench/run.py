@@ -74,16 +74,21 @@ def time_pipeline(config: str, run_dir: Path, overrides: list[str], interval: fl
     return {"wall": wall, "peak_rss": peak_rss, "peak_pss": peak_pss, "stages": stages}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="configs/quickstart.yaml")
+def pipeline_parser(description: str, config: str, result_name: str) -> argparse.ArgumentParser:
+    """The arguments of a script that times ``satori run CONFIG`` under the memory watch."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--config", default=config)
     parser.add_argument("--run-dir", default=None, help="run folder (default: a fresh one under /tmp)")
     parser.add_argument("--interval", type=float, default=2.0,
                         help="memory sampling period, seconds (each sample reads every process's smaps; "
                              "at 0.5 s that took about a sixth of a core during the quick start)")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "run.json"))
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / f"{result_name}.json"))
     parser.add_argument("overrides", nargs="*", help="key=value overrides passed to satori run")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = pipeline_parser(__doc__.splitlines()[0], "configs/quickstart.yaml", "run").parse_args()
     run_dir = Path(args.run_dir or f"/tmp/satori-bench-run-{int(time.time())}").resolve()
     timed = time_pipeline(args.config, run_dir, args.overrides, args.interval)
     wall, peak_rss, peak_pss, stages = timed["wall"], timed["peak_rss"], timed["peak_pss"], timed["stages"]
