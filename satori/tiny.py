@@ -52,8 +52,9 @@ def build_tokenizer(corpus: Iterable[str] = (), vocab_size: int = 512) -> Any:
 
 def build_model(tokenizer: Any, arch: str = "qwen2", hidden_size: int = 128, num_layers: int = 2,
                 num_heads: int = 2, intermediate_size: int | None = None, max_positions: int = 2048,
-                seed: int = 0, tie_word_embeddings: bool = False) -> Any:
-    """A freshly initialised causal LM sized for ``tokenizer`` (head size = hidden / heads)."""
+                seed: int = 0, tie_word_embeddings: bool = False, num_kv_heads: int | None = None) -> Any:
+    """A freshly initialised causal LM sized for ``tokenizer`` (head size = hidden / heads; ``num_kv_heads``
+    below ``num_heads`` gives grouped-query attention)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
@@ -65,7 +66,7 @@ def build_model(tokenizer: Any, arch: str = "qwen2", hidden_size: int = 128, num
     config_cls, model_cls = classes[arch]
     config = config_cls(
         vocab_size=len(tokenizer), hidden_size=hidden_size, num_hidden_layers=num_layers,
-        num_attention_heads=num_heads, num_key_value_heads=num_heads,
+        num_attention_heads=num_heads, num_key_value_heads=num_kv_heads or num_heads,
         intermediate_size=intermediate_size or 4 * hidden_size, max_position_embeddings=max_positions,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=tie_word_embeddings,

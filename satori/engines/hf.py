@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from satori.engines.attention import use_grouped_sdpa
 from satori.engines.base import Completion, RolloutEngine, SamplingParams
 from satori.tokenization import ActionKeepingDecoder
 
@@ -78,6 +79,7 @@ class HFEngine(RolloutEngine):
         if tokenizer is None:
             raise ValueError("HFEngine needs a tokenizer when given a model object")
         self.model = model.eval()
+        use_grouped_sdpa(self.model)
         self.tokenizer = tokenizer
         self.max_batch_size = max_batch_size
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
