@@ -4,7 +4,9 @@ transformers' ``sdpa`` attention repeats every key/value head ``num_attention_he
 times before calling ``scaled_dot_product_attention`` whenever an attention mask is given (always, for a
 left-padded rollout batch): at each decode step that copies the whole KV cache of every layer. This
 implementation hands the grouped heads to torch's SDPA with ``enable_gqa=True`` instead, with the same mask
-and the same result; models without grouped heads take transformers' own ``sdpa`` path unchanged.
+and the same result; models without grouped heads take transformers' own ``sdpa`` path unchanged. Only CPU
+models switch: on CUDA, torch's fused kernels take no mask with grouped heads and SDPA would fall back to its
+slow reference kernel.
 """
 
 from __future__ import annotations
@@ -34,10 +36,12 @@ def grouped_sdpa_forward(module: torch.nn.Module, query: torch.Tensor, key: torc
 
 
 def use_grouped_sdpa(model: Any) -> bool:
-    """Switch a transformers model from ``sdpa`` to ``satori_sdpa`` when it has grouped KV heads; True if switched."""
+    """Switch a CPU transformers model from ``sdpa`` to ``satori_sdpa`` when it has grouped KV heads; True if
+    switched."""
     config = model.config
     heads, kv_heads = getattr(config, "num_attention_heads", None), getattr(config, "num_key_value_heads", None)
-    if config._attn_implementation != "sdpa" or not heads or not kv_heads or heads == kv_heads:
+    on_cpu = next(model.parameters()).device.type == "cpu"
+    if config._attn_implementation != "sdpa" or not on_cpu or not heads or not kv_heads or heads == kv_heads:
         return False
     model.set_attn_implementation(NAME)
     return config._attn_implementation == NAME
