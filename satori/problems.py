@@ -60,7 +60,7 @@ def load_problems(source: str | os.PathLike, columns: ColumnMap | None = None, s
     columns = columns or ColumnMap()
     label = name or Path(str(source)).stem
     problems: list[Problem] = []
-    for where, index, row in _rows(source, split, subset, on_bad, warnings):
+    for where, index, row in iter_rows(source, split, subset, on_bad, warnings):
         try:
             problems.append(row_to_problem(row, columns, default_id=f"{label}-{index}", source=label))
         except ValueError as exc:
@@ -75,8 +75,8 @@ def load_problems(source: str | os.PathLike, columns: ColumnMap | None = None, s
     return problems
 
 
-def _rows(source: str | os.PathLike, split: str, subset: str | None, on_bad: str,
-          warnings: list[str] | None) -> Iterator[tuple[str, int, dict[str, Any]]]:
+def iter_rows(source: str | os.PathLike, split: str = "train", subset: str | None = None, on_bad: str = "error",
+              warnings: list[str] | None = None) -> Iterator[tuple[str, int, dict[str, Any]]]:
     """Yield ``(location, index, row)``; location is ``file:line`` or ``name[split] row i``."""
     path = Path(source)
     if path.suffix == ".jsonl" and path.is_file():
