@@ -57,3 +57,14 @@ def test_satori_sft_trains_on_an_official_ft_file_and_refuses_one_in_another_sch
     error = capsys.readouterr().err
     assert f"satori sft: {tmp_path / 'demos.jsonl'}: not in the satori-ft format: expected columns " \
            "['query', 'response'], found" in error
+
+
+@pytest.mark.slow
+def test_satori_synth_format_flag_writes_the_demonstrations_as_official_rows(tmp_path):
+    run = tmp_path / "synth"
+    assert main(["synth", f"run_dir={run}", "source.procedural.n=6", "agents.verifier_workers=1",
+                 "agents.verifier_warm_up=false", "progress=false", "--format", "satori-ft"]) == 0
+    demos = [json.loads(line) for line in (run / "demos.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (run / "satori_ft.jsonl").read_text().splitlines()]
+    assert demos and [(r["id"], r["query"], r["response"], r["type"], r["answer"]) for r in rows] == \
+        [(d["id"], d["problem"], d["coat"], d["kind"], d["gold"]) for d in demos]
