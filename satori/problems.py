@@ -91,13 +91,24 @@ def iter_rows(source: str | os.PathLike, split: str = "train", subset: str | Non
             raise DataError(f"{path}: unsupported file type {path.suffix!r}; use .jsonl, .json, .parquet or .csv")
         data = datasets.load_dataset(kind, data_files=str(path), split="train")
         label = str(path)
-    elif path.suffix in (".jsonl", ".json", ".parquet", ".csv") or os.sep in str(source):
+    elif looks_local(source):
         raise DataError(f"problem file not found: {path}")
     else:
-        data = datasets.load_dataset(str(source), subset, split=split)
+        try:
+            data = datasets.load_dataset(str(source), subset, split=split)
+        except (OSError, ValueError) as exc:   # offline, unknown name, missing split
+            raise DataError(f"{source}: no such local file, and the hub dataset could not be loaded: {exc}") from None
         label = f"{source}[{split}]"
     for index, row in enumerate(data):
         yield f"{label} row {index + 1}", index, row
+
+
+def looks_local(source: str | os.PathLike) -> bool:
+    """Whether ``source`` names a local file rather than a hub dataset (``org/name``): a data-file suffix, an
+    absolute or ``./`` path, more than one ``/``, or a parent folder that exists here."""
+    path, text = Path(source), str(source)
+    return (path.suffix in (".jsonl", ".json", ".parquet", ".csv") or path.is_absolute() or text.startswith(".")
+            or text.count("/") > 1 or (text.count("/") == 1 and path.parent.is_dir()))
 
 
 def row_to_problem(row: dict[str, Any], columns: ColumnMap, default_id: str, source: str) -> Problem:

@@ -68,3 +68,13 @@ def test_satori_synth_format_flag_writes_the_demonstrations_as_official_rows(tmp
     rows = [json.loads(line) for line in (run / "satori_ft.jsonl").read_text().splitlines()]
     assert demos and [(r["id"], r["query"], r["response"], r["type"], r["answer"]) for r in rows] == \
         [(d["id"], d["problem"], d["coat"], d["kind"], d["gold"]) for d in demos]
+
+
+def test_an_official_parquet_file_loads(tmp_path):
+    import datasets
+
+    rows = [{"query": "What is 2 + 3?", "response": "<|continue|>2 + 3 = \\boxed{5}.", "type": "correct"}]
+    datasets.Dataset.from_list(rows).to_parquet(tmp_path / "ft.parquet")
+    (demo,) = load_demos(str(tmp_path / "ft.parquet"), *SFTDataConfig(format="satori-ft").fields(),
+                         data_format="satori-ft")
+    assert (demo.question, demo.response) == ("What is 2 + 3?", "<|continue|>2 + 3 = \\boxed{5}.")

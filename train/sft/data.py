@@ -19,7 +19,6 @@ example each, so packed and unpacked batches give the same loss.
 
 from __future__ import annotations
 
-import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 
 from satori.formats import checked_rows
 from satori.io import DataError
+from satori.problems import looks_local
 from satori.prompts import encode_prompt
 
 IGNORE_INDEX = -100
@@ -63,7 +63,7 @@ def load_demos(path: str, question_field: str = "problem", response_field: str =
     missing one raises DataError naming file and line (or row).
     """
     source = Path(path)
-    if (source.suffix or os.sep in path) and not source.is_file():
+    if looks_local(path) and not source.is_file():
         raise DataError(f"demonstrations file not found: {source} (set data.path)")
     hint = ("set data.format (satori or satori-ft), or data.question_field / data.response_field to the "
             "columns holding the question and the COAT text")
