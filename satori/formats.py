@@ -14,7 +14,8 @@ ends in ``<|reflect|>``, its ``reflect_status`` +1 when that trajectory was corr
 not. A missing ``reflect_status`` means 0, as in the official loader.
 
 The column names of the RL rows are the ones the official prompt loader reads. Those of the FT rows
-come from the dataset card; ``satori sft`` lets every column be renamed (``data.question_field`` ...).
+could not be checked against published loader code (the authors' trainer holds the RL stage only), so
+``satori sft`` lets every column be renamed (``data.question_field`` ...).
 A file missing a required column raises :class:`SchemaError` naming the file, the columns expected
 and the columns found.
 """
