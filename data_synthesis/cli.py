@@ -3,6 +3,7 @@
 Examples::
 
     satori synth configs/synth_procedural.yaml source.procedural.n=200 run_dir=runs/synth_small
+    satori synth configs/synth_procedural.yaml --format satori-ft    # also writes RUN/satori_ft.jsonl
     OPENAI_API_KEY=... satori synth configs/synth_gsm8k_openai.yaml
 
 Rerunning the same command after an interruption resumes: finished problems are skipped and
@@ -26,8 +27,14 @@ from satori.stage_cli import add_config_arguments, load_stage_config, reports_er
 HELP = "synthesize COAT demonstrations (stage one)"
 
 
+FT_FILE = "satori_ft.jsonl"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser, "synth", "source.procedural.n=100")
+    parser.add_argument("--format", choices=("satori", "satori-ft"), default="satori",
+                        help="satori-ft: also write the demonstrations in the official format-tuning format "
+                             f"(query/response/type) as RUN_DIR/{FT_FILE}")
 
 
 @reports_errors("synth", ValueError)
@@ -38,7 +45,20 @@ def run(args: argparse.Namespace) -> int:
     save_config(config, Path(config.run_dir) / "config.yaml")
     stats = synthesize(config)
     print(format_stats(stats))
+    if args.format == "satori-ft":
+        print(f"wrote {write_satori_ft(Path(config.run_dir))}")
     return 0 if stats["demos"] > 0 else 1
+
+
+def write_satori_ft(run_dir: Path) -> Path:
+    """``run_dir/demos.jsonl`` rewritten as official format-tuning rows (``satori.formats.ft_row``, with ``id``)."""
+    from satori.formats import ft_row
+    from satori.io import atomic_write_jsonl, read_jsonl
+
+    out = run_dir / FT_FILE
+    atomic_write_jsonl(out, ({**ft_row(d["problem"], d["coat"], d["kind"], d["gold"]), "id": d["id"]}
+                             for _, d in read_jsonl(run_dir / "demos.jsonl")))
+    return out
 
 
 # Settings that change no demonstration; a resumed run may differ in these.

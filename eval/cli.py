@@ -17,6 +17,7 @@ from satori.config import ConfigError, format_config
 from satori.stage_cli import load_stage_config, reports_errors
 
 from eval.config import EvalConfig
+from eval.protocol import PROTOCOLS
 
 HELP = "benchmark checkpoints on math sets"
 
@@ -38,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=["hf", "vllm"])
     parser.add_argument("--template", help="satori | chat | auto | a string containing {question}")
     parser.add_argument("--max-new-tokens", type=int)
+    parser.add_argument("--protocol", choices=sorted(PROTOCOLS),
+                        help="satori-paper: the paper's chat prompt, greedy, 4096 new tokens, last \\boxed{} (eval.protocol)")
     parser.add_argument("--out", metavar="RUN_DIR", help="output folder (sets run_dir)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
@@ -56,7 +59,7 @@ def flag_overrides(args: argparse.Namespace) -> list[str]:
         overrides.append("ks=" + json.dumps(parse_ks(args.k)))
     simple = {"data_dir": args.data_dir, "limit": args.limit, "sampling.n": args.n,
               "sampling.temperature": args.temperature, "engine": args.engine, "template": args.template,
-              "sampling.max_new_tokens": args.max_new_tokens, "run_dir": args.out}
+              "sampling.max_new_tokens": args.max_new_tokens, "run_dir": args.out, "protocol": args.protocol}
     overrides += [f"{key}={json.dumps(value)}" for key, value in simple.items() if value is not None]
     if args.no_progress:
         overrides.append("progress=false")

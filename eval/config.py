@@ -22,6 +22,7 @@ from satori.prompts import check_template_key
 from satori.run_config import RunConfig
 
 from eval.benchmarks import is_known
+from eval.protocol import PROTOCOLS
 
 
 @dataclass
@@ -104,6 +105,7 @@ class EvalConfig(RunConfig):
     device: str = "cpu"
     vllm: VLLMSettings = field(default_factory=VLLMSettings)
     progress: bool = True
+    protocol: str | None = None     # e.g. satori-paper: fixes template, sampling and extraction (eval.protocol)
     RENAMED_KEYS: ClassVar[dict[str, str]] = {"verifier_timeout": "verify_timeout", "sampling.seed": "seed"}
 
     def validate(self) -> None:
@@ -125,6 +127,22 @@ class EvalConfig(RunConfig):
         require(self.batch_size >= 1, "batch_size", "must be >= 1")
         require(self.verifier_workers >= 1, "verifier_workers", "must be >= 1")
         require(self.verify_timeout > 0, "verify_timeout", "must be > 0 seconds")
+        if self.protocol is not None:
+            self.apply_protocol()
+
+    def apply_protocol(self) -> None:
+        """Set the template and sampling ``protocol`` fixes; refuse a setting of them that differs from it."""
+        require(self.protocol in PROTOCOLS, "protocol", f"unknown protocol {self.protocol!r}; known: {sorted(PROTOCOLS)}")
+        fixed = PROTOCOLS[self.protocol]
+        wanted = SamplingConfig(max_new_tokens=fixed.max_new_tokens, temperature=fixed.temperature, n=fixed.n)
+        for key in ("max_new_tokens", "temperature", "n", "top_p", "top_k"):
+            require(getattr(self.sampling, key) == getattr(wanted, key), f"sampling.{key}",
+                    f"protocol {self.protocol} fixes it to {getattr(wanted, key)!r}; unset it or drop the protocol")
+        require(self.template in (EvalConfig.template, fixed.template), "template",
+                f"protocol {self.protocol} fixes the prompt template to {fixed.template!r}; unset it or drop the protocol")
+        require(all(m.template is None for m in self.models), "models[].template",
+                f"protocol {self.protocol} fixes the prompt template; remove the per-model template")
+        self.template = fixed.template
 
     def sampling_params(self) -> SamplingParams:
         """The engine's sampling parameters: ``sampling`` with the run's ``seed``."""

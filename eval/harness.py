@@ -31,6 +31,7 @@ from satori.prompts import build_prompt
 
 from eval.benchmarks import load_benchmark
 from eval.config import EvalConfig, ModelSpec
+from eval.protocol import PROTOCOLS, graded_text
 
 
 @dataclass
@@ -122,8 +123,9 @@ def generate_and_grade(engine: Any, batch: list[PendingProblem], config: EvalCon
     samples = [(p, i, outputs[b][i]) for b, p in enumerate(batch) for i in p.missing]
     prefixes = [before_first(completion.text, REFLECT) for _, _, completion in samples]
     answered = [prefix is not None and extract_answer(prefix) is not None for prefix in prefixes]
-    pairs = [(c.text, p.problem.gold) for p, _, c in samples]
-    pairs += [(prefix, p.problem.gold) for (p, _, _), prefix, ok in zip(samples, prefixes, answered) if ok]
+    pairs = [(graded_text(c.text, config.protocol), p.problem.gold) for p, _, c in samples]
+    pairs += [(graded_text(prefix, config.protocol), p.problem.gold)
+              for (p, _, _), prefix, ok in zip(samples, prefixes, answered) if ok]
     verdicts = iter(grader.verify_batch(pairs))
     finals = [next(verdicts) for _ in samples]
     rows = []
@@ -185,7 +187,7 @@ def open_model(spec: ModelSpec, config: EvalConfig, folder: Path
 def run_settings(spec: ModelSpec, config: EvalConfig) -> dict[str, Any]:
     """What the samples depend on besides the problems: checkpoint, prompt, decoding."""
     return {"model": spec.path, "gguf_file": spec.gguf_file, "template": spec.template or config.template,
-            "sampling": sampling_record(config)}
+            "sampling": sampling_record(config), **({"protocol": config.protocol} if config.protocol else {})}
 
 
 def sampling_record(config: EvalConfig) -> dict[str, Any]:
@@ -240,8 +242,10 @@ def run_eval(config: EvalConfig) -> dict[str, dict[str, dict[str, Any]]]:
                     [r for r in rows if r["benchmark"] == name], problems, config.sampling.n, config.ks,
                     group_by=group_keys(name), same=same)
                 for name, problems in benchmarks.items()}
+    protocol = PROTOCOLS[config.protocol].record(config.protocol) if config.protocol else None
     atomic_write_json(out / "summary.json", {"models": {m.label: m.path for m in config.models},
-                                             "settings": sampling_record(config), "results": results})
+                                             "settings": sampling_record(config), "protocol": protocol,
+                                             "results": results})
     write_reports(results, out)
     return results
 

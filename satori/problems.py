@@ -60,7 +60,7 @@ def load_problems(source: str | os.PathLike, columns: ColumnMap | None = None, s
     columns = columns or ColumnMap()
     label = name or Path(str(source)).stem
     problems: list[Problem] = []
-    for where, index, row in _rows(source, split, subset, on_bad, warnings):
+    for where, index, row in iter_rows(source, split, subset, on_bad, warnings):
         try:
             problems.append(row_to_problem(row, columns, default_id=f"{label}-{index}", source=label))
         except ValueError as exc:
@@ -75,8 +75,8 @@ def load_problems(source: str | os.PathLike, columns: ColumnMap | None = None, s
     return problems
 
 
-def _rows(source: str | os.PathLike, split: str, subset: str | None, on_bad: str,
-          warnings: list[str] | None) -> Iterator[tuple[str, int, dict[str, Any]]]:
+def iter_rows(source: str | os.PathLike, split: str = "train", subset: str | None = None, on_bad: str = "error",
+              warnings: list[str] | None = None) -> Iterator[tuple[str, int, dict[str, Any]]]:
     """Yield ``(location, index, row)``; location is ``file:line`` or ``name[split] row i``."""
     path = Path(source)
     if path.suffix == ".jsonl" and path.is_file():
@@ -91,13 +91,24 @@ def _rows(source: str | os.PathLike, split: str, subset: str | None, on_bad: str
             raise DataError(f"{path}: unsupported file type {path.suffix!r}; use .jsonl, .json, .parquet or .csv")
         data = datasets.load_dataset(kind, data_files=str(path), split="train")
         label = str(path)
-    elif path.suffix in (".jsonl", ".json", ".parquet", ".csv") or os.sep in str(source):
+    elif looks_local(source):
         raise DataError(f"problem file not found: {path}")
     else:
-        data = datasets.load_dataset(str(source), subset, split=split)
+        try:
+            data = datasets.load_dataset(str(source), subset, split=split)
+        except (OSError, ValueError) as exc:   # offline, unknown name, missing split
+            raise DataError(f"{source}: no such local file, and the hub dataset could not be loaded: {exc}") from None
         label = f"{source}[{split}]"
     for index, row in enumerate(data):
         yield f"{label} row {index + 1}", index, row
+
+
+def looks_local(source: str | os.PathLike) -> bool:
+    """Whether ``source`` names a local file rather than a hub dataset (``org/name``): a data-file suffix, an
+    absolute or ``./`` path, more than one ``/``, or a parent folder that exists here."""
+    path, text = Path(source), str(source)
+    return (path.suffix in (".jsonl", ".json", ".parquet", ".csv") or path.is_absolute() or text.startswith(".")
+            or text.count("/") > 1 or (text.count("/") == 1 and path.parent.is_dir()))
 
 
 def row_to_problem(row: dict[str, Any], columns: ColumnMap, default_id: str, source: str) -> Problem:

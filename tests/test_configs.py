@@ -11,18 +11,36 @@ from satori.config import ConfigError, load_config
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
 
 
-def config_class(path: Path):
+def stage_classes() -> dict:
     from data_synthesis.config import SynthConfig
     from eval.config import EvalConfig
-    from train.pipeline_config import PipelineConfig
     from train.pretrain import PretrainConfig
     from train.rl.config import RLConfig
     from train.sft.config import SFTConfig
-
     from train.teach.config import TeachConfig
 
-    prefixes = {"pretrain_": PretrainConfig, "synth_": SynthConfig, "sft_": SFTConfig, "rl_": RLConfig, "eval_": EvalConfig, "teach_": TeachConfig}
-    return next((cls for prefix, cls in prefixes.items() if path.name.startswith(prefix)), PipelineConfig)
+    return {"pretrain": PretrainConfig, "synth": SynthConfig, "sft": SFTConfig, "rl": RLConfig, "eval": EvalConfig,
+            "teach": TeachConfig}
+
+
+def config_class(path: Path):
+    from train.pipeline_config import PipelineConfig
+
+    return next((cls for stage, cls in stage_classes().items() if path.name.startswith(stage + "_")), PipelineConfig)
+
+
+# Files of stage sections, each run by its own command (`satori sft FILE`, `satori rl FILE`, ...), not by `satori run`.
+SECTIONED = ("paper_",)
+
+
+def configs_to_check(path: Path) -> list:
+    """``(class, section, yaml tree)`` for each config ``path`` holds: the whole file, or each stage section."""
+    import yaml
+
+    tree = yaml.safe_load(path.read_text())
+    if path.name.startswith(SECTIONED):
+        return [(stage_classes()[section], section, body) for section, body in tree.items()]
+    return [(config_class(path), None, tree)]
 
 
 def test_configs_are_shipped():
@@ -51,14 +69,16 @@ def lookup(config, dotted: str):
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_shipped_config_loads_validates_and_keeps_every_value_it_sets(path):
     """Each shipped YAML validates, and every value it writes is the value the loaded config holds."""
+    for cls, section, tree in configs_to_check(path):
+        config = load_config(cls, path, section=section)
+        assert isinstance(config, cls)
+        check_values(config, tree, path)
+
+
+def check_values(config, tree: dict, path: Path) -> None:
     import dataclasses
 
-    import yaml
-
-    cls = config_class(path)
-    config = load_config(cls, path)
-    assert isinstance(config, cls)
-    for key, value in leaves(yaml.safe_load(path.read_text())).items():
+    for key, value in leaves(tree).items():
         held = lookup(config, key)
         if dataclasses.is_dataclass(held):   # a list of sections, e.g. eval models
             held = dataclasses.asdict(held)
@@ -96,3 +116,21 @@ def test_paper_config_carries_the_published_hyper_parameters():
     assert (config.rollout.prompts_per_step, config.data.max_prompt_len, config.rollout.max_new_tokens) == \
         (1024, 1024, 3072)
     assert config.reward.bonus_scale == 0.5 and config.rollout.engine == "vllm"
+
+
+def test_paper_round1_config_trains_on_the_official_data_and_evaluates_by_the_papers_protocol():
+    from eval.config import EvalConfig
+    from train.openrlhf.launch import check_supported
+    from train.rl.config import RLConfig
+    from train.sft.config import SFTConfig
+
+    path = CONFIGS[0].parent / "paper_round1_7b.yaml"
+    sft = load_config(SFTConfig, path, section="sft")
+    assert (sft.data.format, sft.data.fields()[:2]) == ("satori-ft", ("query", "response"))
+    rl = load_config(RLConfig, path, section="rl")
+    assert (rl.data.train, rl.data.train_format) == ("Satori-reasoning/Satori_RL_data_with_RAE", "satori-rl")
+    assert rl.model.policy == f"{sft.run_dir}/model" and rl.reward.bonus_scale == 0.5
+    check_supported(rl, rl.resources)   # trains through OpenRLHF as it stands
+    evaluation = load_config(EvalConfig, path, section="eval")
+    assert (evaluation.protocol, evaluation.template, evaluation.sampling.max_new_tokens) == ("satori-paper", "chat", 4096)
+    assert evaluation.models[-1].path == f"{rl.run_dir}/final"

@@ -57,3 +57,14 @@ def test_parquet_through_datasets(tmp_path):
 def test_missing_file_is_clear(tmp_path):
     with pytest.raises(DataError, match="problem file not found"):
         load_problems(tmp_path / "nope.jsonl")
+
+
+def test_a_hub_name_goes_to_the_hub_and_a_missing_path_is_a_missing_file(tmp_path, monkeypatch):
+    from satori.problems import looks_local
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    assert not looks_local("nvidia/OpenMathInstruct-2") and not looks_local("gsm8k")
+    assert all(looks_local(p) for p in ("runs/demos", "a/b/c", "./x", "/abs/x", "x.parquet"))
+    with pytest.raises(DataError, match="Satori_RL_data: no such local file, and the hub dataset could not be loaded"):
+        load_problems("Satori-reasoning/Satori_RL_data")   # offline in the tests

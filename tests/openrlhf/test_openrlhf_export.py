@@ -13,6 +13,7 @@ from satori.config import load_config
 from satori.io import read_jsonl
 from satori.prompts import build_prompt
 from train.openrlhf.export import export_prompt_set, sample_trajectories
+from train.rl.satori_rl import load_rl_prompts
 from train.rl.rae import offline_problems
 from train.rl.config import RLConfig
 from train.rl.problem_sets import load_problem_set
@@ -110,3 +111,28 @@ def test_trajectories_are_sampled_from_the_policy(config, tiny_model, tiny_token
                 argmax.append(int(tiny_model(torch.tensor([ids + argmax])).logits[0, -1].argmax()))
         expected = engine.decode(argmax)
         assert expected and group == [expected] * cold.rae.offline_samples == [expected] * 2
+
+
+@pytest.mark.slow  # the export grades trajectories on a fresh verifier pool
+def test_the_restart_set_in_the_official_format_reads_back_as_the_openrlhf_rows(config, exported, tiny_tokenizer):
+    """The RAE builder's prompt set, written as official rows, gives back the same prompts, golds and statuses."""
+    summary, rows, _, _ = exported
+    back = load_rl_prompts(summary.official, tiny_tokenizer)
+    assert [(p.question + p.prefix, p.gold, p.reflect_status) for p in back] == \
+        [(row["prompt"], json.loads(row["label"])["gold"], row["reflect_status"]) for row in rows]
+    assert [p.prefix for p in back] == [json.loads(row["label"]).get("prefix", "") for row in rows]
+
+
+def test_official_rows_become_the_openrlhf_prompt_set(tmp_path, tiny_tokenizer):
+    head = build_prompt("What is 3 + 4?", "satori", tiny_tokenizer)
+    official = [{"query": head, "answer": "7"},
+                {"query": head + "<|continue|>3 + 4 = 8.\n<|reflect|>", "answer": "7", "reflect_status": -1}]
+    path = tmp_path / "rl.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in official))
+    config = load_config(RLConfig, overrides=[*OVERRIDES, f"data.train={path}", "data.train_format=satori-rl",
+                                              "rae.enabled=false", "max_steps=1", "rollout.prompts_per_step=2"])
+    summary = export_prompt_set(config, tmp_path / "out", tiny_tokenizer)
+    rows = sorted((row for _, row in read_jsonl(summary.train)), key=lambda row: row["reflect_status"])
+    assert [(row["prompt"], json.loads(row["label"])) for row in rows] == [
+        (official[1]["query"], {"gold": "7", "reflect_status": -1, "prefix": "<|continue|>3 + 4 = 8.\n<|reflect|>"}),
+        (official[0]["query"], {"gold": "7", "reflect_status": 0})]

@@ -115,6 +115,7 @@ def test_every_estimator_maps_to_an_openrlhf_choice_or_is_refused(parser, name):
     (["reward.orm=runs/orm"], GPU, "reward.orm"),
     (["reward.step_scale=0.5"], GPU, "reward.step_scale"),
     (["reward.claim_credit=1.0"], GPU, "reward.claim_credit"),
+    (["data.train_format=satori-rl", "data.train=rl.jsonl", "rae.enabled=true"], GPU, "rae.enabled"),
     ([], ResourcesConfig(), "resources.gpus_per_engine"),
     (["ray.learners=12"], GPU, "ray.learners"),
     (["rollout.num_workers=3"], ResourcesConfig(gpus_per_engine=2, gpus_per_learner=1, colocate=True),

@@ -15,7 +15,9 @@ samples of the starting checkpoint only (the paper's source; ``rae.online`` is n
 available). Every row fits ``data.max_prompt_len`` tokens (restarts lose whole trailing
 steps, never the problem or the final ``<|reflect|>``), so OpenRLHF never cuts a prompt.
 The training file holds exactly ``max_steps * prompts_per_step`` rows: one OpenRLHF
-episode is the run.
+episode is the run. The same rows are written in the official Satori RL format
+(``query``/``answer``/``reflect_status``, ``train.rl.satori_rl``) as ``satori_rl.jsonl``, which the
+authors' trainer reads with ``--input_key query`` and ``satori rl`` with ``data.train_format=satori-rl``.
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ from typing import Any
 
 from satori.io import atomic_write_jsonl
 from satori.problems import Problem
-from satori.prompts import build_prompt
 from train.rl.config import RLConfig
 from train.rl.problem_sets import load_problem_set
-from train.rl.rae import RestartBuffer, RolloutPrompt, offline_problems, shorten_to_fit
+from train.rl.rae import RestartBuffer, RolloutPrompt, offline_problems, prompt_head, shorten_to_fit
+from train.rl.satori_rl import load_rl_prompts, write_rl_prompts
 
 PROMPT_KEY = "prompt"
+RAE_WITH_OFFICIAL_ROWS = ("the official RL rows (data.train_format=satori-rl) carry their own restart states; "
+                          "set rae.enabled=false")
 LABEL_KEY = "label"
 
 
@@ -45,7 +49,7 @@ def encode_label(gold: str | list[str], reflect_status: int, prefix: str = "") -
 
 def prompt_row(prompt: RolloutPrompt, template: str, tokenizer: Any) -> dict[str, Any]:
     """One JSONL row for ``prompt`` (problem under ``template``, then the restart prefix if any)."""
-    return {"id": prompt.problem_id, PROMPT_KEY: build_prompt(prompt.question, template, tokenizer) + prompt.prefix,
+    return {"id": prompt.problem_id, PROMPT_KEY: prompt_head(prompt, template, tokenizer) + prompt.prefix,
             LABEL_KEY: encode_label(prompt.gold, prompt.reflect_status, prompt.prefix), "reflect_status": prompt.reflect_status}
 
 
@@ -80,6 +84,7 @@ def sample_trajectories(config: RLConfig, problems: list[Problem], tokenizer: An
 class ExportSummary:
     train: Path
     eval: Path
+    official: Path      # the training rows in the official Satori RL format
     rows: int
     restarts: dict[int, int] = field(default_factory=dict)   # reflect_status -> rows
     dropped_too_long: int = 0
@@ -87,18 +92,23 @@ class ExportSummary:
 
 def export_prompt_set(config: RLConfig, out_dir: str | Path, tokenizer: Any,
                       trajectories: list[list[str]] | None = None, engine: Any = None) -> ExportSummary:
-    """Write ``train.jsonl`` and ``eval.jsonl`` into ``out_dir`` (atomically).
+    """Write ``train.jsonl``, ``eval.jsonl`` and ``satori_rl.jsonl`` into ``out_dir`` (atomically).
 
-    The problems are the ones the PPO driver would use (same specs, sizes and seeds). With
-    RAE, restart states are cut from ``trajectories`` (samples answering the driver's choice of
+    The problems are the ones the PPO driver would use (same specs, sizes and seeds), or with
+    ``data.train_format=satori-rl`` the official rows as they are. With RAE, restart states are cut from ``trajectories`` (samples answering the driver's choice of
     ``rae.offline_problems`` training problems), or from samples drawn with ``engine`` when not
     given, and make up ``rae.restart_ratio`` of the pool the training rows are drawn from.
     """
     data, rae = config.data, config.rae
     out_dir = Path(out_dir)
-    train = load_problem_set(data.train, data.train_size, "train", config.seed, data.difficulty)
     evaluation = load_problem_set(data.eval, data.eval_size, "test", config.seed + 1, data.difficulty)
-    pool = [RolloutPrompt.plain(p) for p in train]
+    if data.train_format == "satori-rl":   # official rows, their restart rows included
+        if rae.enabled:
+            raise ValueError(RAE_WITH_OFFICIAL_ROWS)
+        train, pool = [], load_rl_prompts(data.train, tokenizer, data.train_size)
+    else:
+        train = load_problem_set(data.train, data.train_size, "train", config.seed, data.difficulty)
+        pool = [RolloutPrompt.plain(p) for p in train]
     if rae.enabled:
         offline = offline_problems(train, rae.offline_problems, config.seed)
         if trajectories is None:
@@ -111,7 +121,7 @@ def export_prompt_set(config: RLConfig, out_dir: str | Path, tokenizer: Any,
     length = lambda p: len(tokenizer.encode(prompt_row(p, data.template, tokenizer)[PROMPT_KEY],  # noqa: E731
                                             add_special_tokens=False))
     fitted = [shorten_to_fit(p, length, data.max_prompt_len) for p in pool]
-    summary = ExportSummary(out_dir / "train.jsonl", out_dir / "eval.jsonl", 0,
+    summary = ExportSummary(out_dir / "train.jsonl", out_dir / "eval.jsonl", out_dir / "satori_rl.jsonl", 0,
                             dropped_too_long=sum(p is None for p in fitted))
     pool = [p for p in fitted if p is not None]
     if not pool:
@@ -121,6 +131,7 @@ def export_prompt_set(config: RLConfig, out_dir: str | Path, tokenizer: Any,
     for status in (-1, 1):
         summary.restarts[status] = sum(p.reflect_status == status for p in rows)
     atomic_write_jsonl(summary.train, (prompt_row(p, data.template, tokenizer) for p in rows))
+    write_rl_prompts(summary.official, rows, data.template, tokenizer)
     atomic_write_jsonl(summary.eval, (prompt_row(RolloutPrompt.plain(p), data.template, tokenizer)
                                       for p in evaluation))
     return summary

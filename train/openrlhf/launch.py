@@ -47,7 +47,7 @@ from pathlib import Path
 
 from satori.config import ConfigError, require
 from train.algorithms.advantages import ADVANTAGE_ESTIMATORS
-from train.openrlhf.export import LABEL_KEY, PROMPT_KEY
+from train.openrlhf.export import LABEL_KEY, PROMPT_KEY, RAE_WITH_OFFICIAL_ROWS
 from train.rl.config import RLConfig
 from train.rl.resources import ResourcesConfig
 
@@ -87,6 +87,7 @@ def check_supported(config: RLConfig, resources: ResourcesConfig) -> None:
     """Raise ConfigError, naming the key to change, for settings OpenRLHF cannot honour."""
     algo = config.algo
     require(config.rollout.engine == "vllm", "rollout.engine", "OpenRLHF generates with vLLM: set rollout.engine=vllm")
+    require(config.data.train_format == "problems" or not config.rae.enabled, "rae.enabled", RAE_WITH_OFFICIAL_ROWS)
     require(not (config.rae.enabled and config.rae.online), "rae.online",
             "OpenRLHF trains on a fixed prompt set, so restart states come from the starting checkpoint's samples "
             "only (the paper's setting): set rae.online=false")

@@ -28,6 +28,7 @@ class RLModelConfig:
 @dataclass
 class RLDataConfig:
     train: str = "procedural:arith,fractions,linear"  # procedural families, a local file or a hub name
+    train_format: Literal["problems", "satori-rl"] = "problems"  # satori-rl: official RL rows (train.rl.satori_rl)
     eval: str = "procedural:arith,fractions,linear"
     train_size: int = 4000
     eval_size: int = 200
@@ -180,6 +181,8 @@ class RLConfig(TrainingRunConfig):
                 "not implemented yet: the native PPO driver has no outcome reward model term, so the model "
                 "would be silently ignored; unset reward.orm")
         check_template_key(self.data.template, "data.template")
+        require(self.data.train_format == "problems" or not self.data.train.startswith("procedural:"),
+                "data.train_format", "satori-rl reads a file or hub dataset of official RL rows, not procedural problems")
 
     @property
     def rollout_dtype(self) -> str:

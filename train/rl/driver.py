@@ -31,8 +31,6 @@ import torch
 
 from satori.claims import claim_share, claim_token_marks, find_claims
 from satori.config import format_config, save_config, to_dict
-from satori.problems import Problem
-from satori.prompts import encode_prompt
 from satori.run_config import due
 from satori.tokenization import ActionKeepingDecoder
 from satori.tracking import MetricsTracker
@@ -40,8 +38,9 @@ from train.rl.batch import Sample, add_advantages, collate, round_size, select_g
 from train.rl.config import RLConfig
 from train.rl.credit import centred_credit
 from train.rl.problem_sets import load_problem_set
-from train.rl.rae import RestartBuffer, RolloutPrompt, offline_problems, shorten_to_fit
+from train.rl.rae import RestartBuffer, RolloutPrompt, encode_rollout_prompt, offline_problems, shorten_to_fit
 from train.rl.resources import place
+from train.rl.satori_rl import load_rl_prompts
 from train.rl.reward import Graded, reward_terms
 from train.rl.workers import RewardWorker, RolloutWorker, learner_actor, rendezvous_address
 from train.checkpoint import TRAINING_STATE_FILE, latest_checkpoint, prune_checkpoints, write_dir_atomically
@@ -65,12 +64,12 @@ class Timer:
 
 
 class ProblemStream:
-    """An endless, reproducible stream over the training problems (a new shuffle each epoch)."""
+    """An endless, reproducible stream over the training prompts (a new shuffle each epoch)."""
 
-    def __init__(self, problems: list[Problem], seed: int, position: int = 0):
+    def __init__(self, problems: list[RolloutPrompt], seed: int, position: int = 0):
         self.problems, self.seed, self.position = problems, seed, position
 
-    def take(self, k: int) -> list[Problem]:
+    def take(self, k: int) -> list[RolloutPrompt]:
         out = []
         for _ in range(k):
             epoch, index = divmod(self.position, len(self.problems))
@@ -102,9 +101,14 @@ class PPOTrainer:
         self.tokenizer = AutoTokenizer.from_pretrained(policy_path)
         self.decoder = ActionKeepingDecoder(self.tokenizer)
         data = config.data
-        self.train_problems = load_problem_set(data.train, data.train_size, "train", config.seed, data.difficulty)
+        if data.train_format == "satori-rl":   # official RL rows: restart rows carry their reflect_status
+            self.train_problems = []
+            self.train_prompts = load_rl_prompts(data.train, self.tokenizer, data.train_size)
+        else:
+            self.train_problems = load_problem_set(data.train, data.train_size, "train", config.seed, data.difficulty)
+            self.train_prompts = [RolloutPrompt.plain(p) for p in self.train_problems]
         self.eval_problems = load_problem_set(data.eval, data.eval_size, "test", config.seed + 1, data.difficulty)
-        self.stream = ProblemStream(self.train_problems, config.seed, state["position"] if state else 0)
+        self.stream = ProblemStream(self.train_prompts, config.seed, state["position"] if state else 0)
         rae = config.rae
         self.buffer = RestartBuffer(rae.buffer_size, rae.min_backtrack, rae.max_backtrack, config.seed)
         if state:
@@ -236,7 +240,7 @@ class PPOTrainer:
         if config.rae.enabled:
             restarts = self.buffer.sample(round(want * config.rae.restart_ratio), config.rae.balance)
         prompts = []
-        for prompt in restarts + [RolloutPrompt.plain(p) for p in self.stream.take(want - len(restarts))]:
+        for prompt in restarts + self.stream.take(want - len(restarts)):
             fitted = shorten_to_fit(prompt, lambda p: len(self.encode(p)), config.data.max_prompt_len)
             if fitted is None:
                 self.counters["dropped_too_long"] += 1
@@ -245,8 +249,7 @@ class PPOTrainer:
         return prompts
 
     def encode(self, prompt: RolloutPrompt) -> list[int]:
-        ids = encode_prompt(prompt.question, self.tokenizer, self.config.data.template)
-        return ids + self.tokenizer.encode(prompt.prefix, add_special_tokens=False) if prompt.prefix else ids
+        return encode_rollout_prompt(prompt, self.tokenizer, self.config.data.template)
 
     def rollout_step(self, timer: Timer) -> tuple[list[Sample], dict[str, float]]:
         """Generate and reward this step's samples; feed plain trajectories to the restart buffer.
@@ -421,8 +424,8 @@ class PPOTrainer:
     def seed_restart_buffer(self) -> None:
         """The paper's restart source: samples of the starting checkpoint on training problems."""
         rae = self.config.rae
-        problems = offline_problems(self.train_problems, rae.offline_problems, self.config.seed)
-        prompts = [RolloutPrompt.plain(p) for p in problems]
+        plain = [p for p in self.train_prompts if not p.is_restart]
+        prompts = offline_problems(plain, rae.offline_problems, self.config.seed)
         params = {"max_new_tokens": self.config.rollout.max_new_tokens, "temperature": self.config.rollout.temperature,
                   "n": rae.offline_samples, "seed": self.config.seed, "logprobs": False}
         groups = self.generate([self.encode(p) for p in prompts], params)

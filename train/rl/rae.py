@@ -4,29 +4,38 @@ A restart state is the problem plus a prefix of an earlier COAT trajectory cut a
 boundary, with ``<|reflect|>`` appended, labelled with ``reflect_status`` +1 (the prefix came
 from a correct trajectory) or -1 (from an incorrect one); plain problems have status 0.
 Restart states come from samples of the starting checkpoint (offline, as in the paper) and,
-optionally, from the policy's own recent rollouts (online), kept in a bounded buffer.
+optionally, from the policy's own recent rollouts (online), kept in a bounded buffer, or from rows of
+the official RL data (``train.rl.satori_rl``), whose prompt text is already templated (``templated``).
 """
 
 from __future__ import annotations
 
 import random
 from collections import deque
-from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Callable, TypeVar
 
 from satori import coat
 from satori.problems import Problem
+from satori.prompts import build_prompt
+
+T = TypeVar("T")
 
 
 @dataclass
 class RolloutPrompt:
-    """One prompt of a PPO step: a plain problem (``prefix == ""``) or a restart state."""
+    """One prompt of a PPO step: a plain problem (``prefix == ""``) or a restart state.
+
+    ``question`` is the problem, put under the run's template, or with ``templated`` the whole prompt
+    text before the prefix, used as it is (official RL data).
+    """
 
     problem_id: str
     question: str
     gold: str | list[str]
     prefix: str = ""
     reflect_status: int = 0
+    templated: bool = False
 
     @classmethod
     def plain(cls, problem: Problem) -> "RolloutPrompt":
@@ -47,7 +56,18 @@ def restart_from(prompt: RolloutPrompt, trajectory: str, correct: bool, backtrac
     prefix = coat.restart_prefix(trajectory, backtrack)
     if prefix is None:
         return None
-    return RolloutPrompt(prompt.problem_id, prompt.question, prompt.gold, prefix, 1 if correct else -1)
+    return replace(prompt, prefix=prefix, reflect_status=1 if correct else -1)
+
+
+def prompt_head(prompt: RolloutPrompt, template: str, tokenizer: Any) -> str:
+    """The prompt text before the restart prefix: the question under ``template``, or as it is when templated."""
+    return prompt.question if prompt.templated else build_prompt(prompt.question, template, tokenizer)
+
+
+def encode_rollout_prompt(prompt: RolloutPrompt, tokenizer: Any, template: str) -> list[int]:
+    """Token ids of ``prompt``: the head's, then the restart prefix's (tokenized apart, no special tokens added)."""
+    ids = tokenizer.encode(prompt_head(prompt, template, tokenizer), add_special_tokens=False)
+    return ids + tokenizer.encode(prompt.prefix, add_special_tokens=False) if prompt.prefix else ids
 
 
 def shorten_to_fit(prompt: RolloutPrompt, length_of: Callable[[RolloutPrompt], int],
@@ -66,7 +86,7 @@ def shorten_to_fit(prompt: RolloutPrompt, length_of: Callable[[RolloutPrompt], i
         shorter = coat.restart_prefix(body, 1)
         if shorter is None:
             return None
-        prompt = RolloutPrompt(prompt.problem_id, prompt.question, prompt.gold, shorter, prompt.reflect_status)
+        prompt = replace(prompt, prefix=shorter)
 
 
 class RestartBuffer:
@@ -127,6 +147,6 @@ class RestartBuffer:
             self.pools[int(status)] = deque((RolloutPrompt(**r) for r in rows), maxlen=self.capacity)
 
 
-def offline_problems(train: list[Problem], count: int, seed: int) -> list[Problem]:
-    """The training problems whose samples from the starting checkpoint seed the restart states."""
+def offline_problems(train: list[T], count: int, seed: int) -> list[T]:
+    """The training problems (or plain prompts) whose samples from the starting checkpoint seed the restart states."""
     return random.Random(seed).sample(train, min(count, len(train)))

@@ -58,15 +58,25 @@ class SFTModelConfig:
         require(bool(self.source.strip()), "model.source", "must name a model: tiny, a folder, a hub name or a .gguf")
 
 
+FORMAT_FIELDS = {  # format -> (question, response, gold, id) columns
+    "satori": ("problem", "coat", "gold", "id"),        # ``satori synth``'s demos.jsonl
+    "satori-ft": ("query", "response", "answer", "id"),  # the official format-tuning data (satori.formats)
+}
+
+
 @dataclass
 class SFTDataConfig:
-    """Demonstrations: a JSONL from ``satori synth`` or any file ``datasets`` reads (json/parquet/csv)."""
+    """Demonstrations: a JSONL from ``satori synth``, any file ``datasets`` reads (json/parquet/csv), or a
+    hub dataset name (its ``split``). ``format`` names the default columns (``FORMAT_FIELDS``); a
+    ``*_field`` key set here renames one."""
 
     path: str = ""
-    question_field: str = "problem"
-    response_field: str = "coat"
-    gold_field: str = "gold"
-    id_field: str = "id"
+    format: Literal["satori", "satori-ft"] = "satori"
+    split: str = "train"
+    question_field: str | None = None
+    response_field: str | None = None
+    gold_field: str | None = None
+    id_field: str | None = None
     template: str = "satori"
     max_length: int = 512
     overlength: Literal["drop", "truncate_response"] = "drop"
@@ -82,6 +92,12 @@ class SFTDataConfig:
         require(self.val_size < 1 or float(self.val_size).is_integer(), "data.val_size",
                 "a value >= 1 is a count of problems and must be a whole number")
         require(self.limit is None or self.limit > 0, "data.limit", "must be positive or null")
+
+    def fields(self) -> tuple[str, str, str, str]:
+        """The question, response, gold and id columns: the ``*_field`` keys, else the format's."""
+        defaults = FORMAT_FIELDS[self.format]
+        chosen = (self.question_field, self.response_field, self.gold_field, self.id_field)
+        return tuple(c if c is not None else d for c, d in zip(chosen, defaults))
 
 
 @dataclass

@@ -2,7 +2,9 @@
 
 A training sequence is ``prompt_ids + response_ids`` where the prompt comes from
 :func:`satori.prompts.encode_prompt` and the response is the COAT text followed by EOS. Labels
-are ``-100`` on prompt tokens, so the loss covers the response only.
+are ``-100`` on prompt tokens, so the loss covers the response only. Rows in the official
+format-tuning format (``satori.formats``) take the same path: their ``response`` is tokenized like a
+synthesized demonstration's COAT text, action tokens included.
 
 Over-length examples follow ``overlength``: ``"drop"`` skips them, ``"truncate_response"`` cuts
 the response end (the EOS goes with it). The prompt is never cut: an example whose prompt alone
@@ -20,9 +22,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from satori.io import DataError, read_jsonl
+from satori.formats import checked_rows
+from satori.io import DataError
+from satori.problems import looks_local
 from satori.prompts import encode_prompt
 
 IGNORE_INDEX = -100
@@ -50,10 +54,21 @@ class Encoded:
 
 
 def load_demos(path: str, question_field: str = "problem", response_field: str = "coat",
-               gold_field: str = "gold", id_field: str = "id", limit: int | None = None) -> list[Demo]:
-    """Read demonstrations; a row missing a field raises DataError naming file and line (or row)."""
+               gold_field: str = "gold", id_field: str = "id", limit: int | None = None, split: str = "train",
+               data_format: str = "satori") -> list[Demo]:
+    """Read demonstrations from a local file or a hub dataset (its ``split``).
+
+    A file whose first row lacks the question or response column raises
+    :class:`satori.formats.SchemaError` (columns expected and found, as ``data_format``); a later row
+    missing one raises DataError naming file and line (or row).
+    """
+    source = Path(path)
+    if looks_local(path) and not source.is_file():
+        raise DataError(f"demonstrations file not found: {source} (set data.path)")
+    hint = ("set data.format (satori or satori-ft), or data.question_field / data.response_field to the "
+            "columns holding the question and the COAT text")
     demos = []
-    for where, index, row in _rows(path):
+    for where, index, row in checked_rows(path, (question_field, response_field), data_format, hint, split):
         for key in (question_field, response_field):
             if not isinstance(row.get(key), str) or not row[key].strip():
                 raise DataError(f"{where}: missing or empty field {key!r} (set data.question_field / "
@@ -64,23 +79,6 @@ def load_demos(path: str, question_field: str = "problem", response_field: str =
         if limit is not None and len(demos) >= limit:
             break
     return demos
-
-
-def _rows(path: str) -> Iterator[tuple[str, int, dict[str, Any]]]:
-    source = Path(path)
-    if not source.is_file():
-        raise DataError(f"demonstrations file not found: {source} (set data.path)")
-    if source.suffix == ".jsonl":
-        for index, (line, row) in enumerate(read_jsonl(source)):
-            yield f"{source}:{line}", index, row
-        return
-    import datasets
-
-    kind = {".json": "json", ".parquet": "parquet", ".csv": "csv"}.get(source.suffix)
-    if kind is None:
-        raise DataError(f"{source}: unsupported file type {source.suffix!r}; use .jsonl, .json, .parquet or .csv")
-    for index, row in enumerate(datasets.load_dataset(kind, data_files=str(source), split="train")):
-        yield f"{source} row {index + 1}", index, row
 
 
 def split_by_question(demos: list[Demo], val_size: float, seed: int) -> tuple[list[Demo], list[Demo]]:

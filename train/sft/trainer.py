@@ -151,7 +151,7 @@ class SFTTrainer:
     def load_documents(self) -> tuple[list[Demo], list[Demo]]:
         """Train and validation demonstrations (validation holds out whole questions)."""
         d = self.config.data
-        demos = load_demos(d.path, d.question_field, d.response_field, d.gold_field, d.id_field, d.limit)
+        demos = load_demos(d.path, *d.fields(), limit=d.limit, split=d.split, data_format=d.format)
         return split_by_question(demos, d.val_size, self.config.seed)
 
     def check_tokenizer(self) -> None:
