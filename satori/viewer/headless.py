@@ -16,6 +16,7 @@ import json
 import os
 import select
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -42,7 +43,7 @@ class Browser:
             raise FileNotFoundError(f"no Chromium found (looked for {', '.join(BINARIES)} on PATH)")
         self.timeout = timeout
         self.events: list[dict[str, Any]] = []
-        self._profile = tempfile.TemporaryDirectory(prefix="satori-chromium-")
+        self._profile = tempfile.mkdtemp(prefix="satori-chromium-")
         to_browser, self._send_fd = os.pipe()
         self._recv_fd, from_browser = os.pipe()
 
@@ -56,8 +57,8 @@ class Browser:
         self.process = subprocess.Popen(
             [binary, "--headless", "--remote-debugging-pipe", "--no-sandbox", "--disable-gpu",
              "--no-first-run", "--disable-extensions", "--disable-background-networking",
-             f"--user-data-dir={self._profile.name}", f"--window-size={width},{height}", "about:blank"],
-            preexec_fn=wire, close_fds=False, stdout=subprocess.DEVNULL,
+             f"--user-data-dir={self._profile}", f"--window-size={width},{height}", "about:blank"],
+            preexec_fn=wire, close_fds=False, start_new_session=True, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
         os.close(to_browser)
         os.close(from_browser)
@@ -142,14 +143,14 @@ class Browser:
 
     def close(self) -> None:
         if self.process.poll() is None:
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)  # the browser's own group: its renderer and helpers
             self.process.wait()
         for fd in (self._send_fd, self._recv_fd):
             try:
                 os.close(fd)
             except OSError:
                 pass
-        self._profile.cleanup()
+        shutil.rmtree(self._profile, ignore_errors=True)
 
     def __enter__(self) -> "Browser":
         return self

@@ -143,7 +143,7 @@ def sample_row(table: Table, source: int, kind: str, row: dict[str, Any]) -> dic
                "tok": row.get("tokens"), "fin": row.get("finish_reason"), "step": None, "rw": None,
                "sc": _transition(before["correct"], row["correct"]) if before else None,
                "g": {"benchmark": str(row["benchmark"]), **_meta_groups(row.get("meta"))}}
-        out["k"] = json.dumps([row["benchmark"], out["pid"], out["n"]])
+        out["k"] = f"{row['benchmark']}\n{out['pid']}\n{out['n']}"
     elif kind == "rollout":
         status = int(row.get("reflect_status", 0))
         out = {"pid": str(row["problem_id"]), "q": table.text_id(row.get("question") or ""),
@@ -161,7 +161,7 @@ def sample_row(table: Table, source: int, kind: str, row: dict[str, Any]) -> dic
                "tok": None, "fin": None, "step": None, "rw": None,
                "sc": _transition(rounds == 0, True) if REFLECT in row["coat"] else None,
                "g": {"benchmark": str(row.get("source", "")), "demo kind": str(row.get("kind", ""))}}
-        out["k"] = json.dumps(["", out["pid"], 0])
+        out["k"] = f"\n{out['pid']}\n0"
     gold = row.get("gold")
     out["gold"] = " | ".join(map(str, gold)) if isinstance(gold, list) else ("" if gold is None else str(gold))
     out["r"] = int(REFLECT in out["t"])

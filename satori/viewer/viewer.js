@@ -39,6 +39,7 @@
       });
       var label = el("label", null, key + " ");
       var select = el("select", "group");
+      select.id = "g-" + key;
       select.dataset.key = String(k);
       option(select, "", "any");
       names.forEach(function (name) { option(select, name, name); });
