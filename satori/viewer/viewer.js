@@ -235,7 +235,8 @@
     var box = el("div", "body");
     if (s.pre) {
       var pre = el("div", "prefix");
-      pre.appendChild(el("div", "label", "restart prefix (" + s.rk + " trajectory), not written by the policy"));
+      var origin = s.rk === "from incorrect" ? "an incorrect" : s.rk === "from correct" ? "a correct" : "an earlier";
+      pre.appendChild(el("div", "label", "restart prefix from " + origin + " trajectory, not written by the policy"));
       pre.appendChild(steps(s.pre, null));
       box.appendChild(pre);
     }
