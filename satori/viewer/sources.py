@@ -157,7 +157,7 @@ def sample_row(table: Table, source: int, kind: str, row: dict[str, Any]) -> dic
 
         rounds = int(row.get("rounds", 0))
         out = {"pid": str(row.get("id", "")), "q": table.text_id(row["problem"]), "pre": "", "t": row["coat"],
-               "a": extract_answer(row["coat"]), "ok": True, "st": "correct", "rk": "plain", "n": 0,
+               "a": extract_answer(row["coat"]), "ok": True, "st": "correct", "rk": "plain", "n": None,
                "tok": None, "fin": None, "step": None, "rw": None,
                "sc": _transition(rounds == 0, True) if REFLECT in row["coat"] else None,
                "g": {"benchmark": str(row.get("source", "")), "demo kind": str(row.get("kind", ""))}}
