@@ -15,7 +15,7 @@ from pathlib import Path
 
 from satori.stage_cli import reports_errors
 
-HELP = "write one static HTML page to read trajectories: eval samples, PPO rollouts, demonstrations"
+HELP = "read trajectories in one static HTML page"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
