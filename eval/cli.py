@@ -98,5 +98,5 @@ def run(args: argparse.Namespace) -> int:
 
     results = run_eval(config)
     print(markdown_table(results))
-    print(f"wrote {config.run_dir}/summary.json, table.md, chart.png and <model>/samples.jsonl")
+    print(f"wrote {config.run_dir}/summary.json, table.md, chart.png, samples.html and <model>/samples.jsonl")
     return 0

@@ -6,6 +6,7 @@ Output layout under ``config.run_dir``::
     <model>/settings.json   sampling and prompt settings the samples were made with
     <model>/model/          plain float copy of a GGUF checkpoint (only for the vLLM engine)
     summary.json, table.md, chart.png   all checkpoints side by side (see ``eval.report``)
+    samples.html                        every sample, readable in a browser (``satori view``)
 
 Resuming: rows are keyed by ``[benchmark, problem_id, sample]``; a rerun generates only the
 problems with missing rows (the engine is not even built when none are missing). Rerunning
@@ -246,7 +247,8 @@ def run_eval(config: EvalConfig) -> dict[str, dict[str, dict[str, Any]]]:
     atomic_write_json(out / "summary.json", {"models": {m.label: m.path for m in config.models},
                                              "settings": sampling_record(config), "protocol": protocol,
                                              "results": results})
-    write_reports(results, out)
+    samples = [out / spec.label / "samples.jsonl" for spec in config.models]
+    write_reports(results, out, samples=[path for path in samples if path.is_file() and path.stat().st_size])
     return results
 
 

@@ -103,10 +103,20 @@ def bar_chart(results: dict[str, dict[str, dict[str, Any]]], path: str | Path) -
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def write_reports(results: dict[str, dict[str, dict[str, Any]]], out: str | Path) -> dict[str, Path]:
-    """Write ``table.md`` and ``chart.png`` into ``out``; returns their paths."""
+def write_reports(results: dict[str, dict[str, dict[str, Any]]], out: str | Path,
+                  samples: list[Path] = ()) -> dict[str, Path]:
+    """Write ``table.md`` and ``chart.png`` into ``out``, and with the models' ``samples`` files the
+    trajectory page ``samples.html`` (linked from ``table.md``); returns their paths."""
+    from satori.viewer.page import write_page
+
     out = Path(out)
     paths = {"table": out / "table.md", "chart": out / "chart.png"}
-    atomic_write_text(paths["table"], markdown_table(results))
+    table = markdown_table(results)
+    if samples:
+        paths["page"] = out / "samples.html"
+        write_page(list(samples), paths["page"], title=f"satori eval: {', '.join(results)}")
+        table += (f"\nTrajectories: [samples.html](samples.html), every sample of every checkpoint, side by side "
+                  f"(`satori view {out}` rebuilds it).\n")
+    atomic_write_text(paths["table"], table)
     bar_chart(results, paths["chart"])
     return paths

@@ -13,7 +13,7 @@ import pytest
 from satori.cli import GROUP, CommandUnavailable, help_line, load_command, main, registered
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPECTED = ("grade", "synth", "pretrain", "sft", "rl", "eval", "run", "teach")
+EXPECTED = ("grade", "synth", "pretrain", "sft", "rl", "eval", "run", "teach", "view")
 STAGE_PACKAGES = ("train", "eval", "data_synthesis")
 
 
@@ -99,7 +99,7 @@ def test_a_missing_module_is_listed_as_unavailable(capsys):
     assert "satori_no_such_command_module" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", [name for name in EXPECTED if name != "grade"])
+@pytest.mark.parametrize("name", [name for name in EXPECTED if name not in ("grade", "view")])  # no config
 def test_a_stage_reports_a_key_to_fix_on_stderr_with_exit_code_2(name, capsys):
     assert main([name, "no_such_key=1"]) == 2
     assert re.search(rf"^satori {name}: .*unknown key 'no_such_key'", capsys.readouterr().err, re.M)

@@ -46,6 +46,9 @@ def test_quickstart_with_tiny_budget_resumes_and_adds_a_distillation_round(tmp_p
                     "incorrect->correct"):
         assert heading in report
     assert (tmp_path / "rl1" / "curves.png").is_file() and (tmp_path / "eval" / "chart.png").is_file()
+    for page in ("eval/samples.html", "synth/samples.html", "rl1/samples.html"):   # `satori view` pages, linked
+        assert f"]({page})" in report and (tmp_path / page).is_file()
+    assert (tmp_path / "rl1" / "rollout_samples.jsonl").stat().st_size > 0
     summary = json.loads((tmp_path / "eval" / "summary.json").read_text())
     assert set(summary["results"]) == {"sft", "rl1"}
 

@@ -30,6 +30,7 @@ def write_report(config: PipelineConfig, records: list[dict[str, Any]]) -> Path:
     for round_index in range(1, config.rounds + 1):
         lines += _curves_section(config.rl_dir(round_index), RL_CURVES, f"PPO with RAE, round {round_index}")
     lines += _eval_section(root / "eval")
+    lines += _trajectories_section(root, [root / "synth", *(config.rl_dir(i) for i in range(1, config.rounds + 1))])
     path = root / "report.md"
     atomic_write_text(path, "\n".join(lines) + "\n")
     return path
@@ -72,8 +73,10 @@ def _eval_section(out: Path) -> list[str]:
     summary_path = out / "summary.json"
     if not summary_path.is_file():
         return []
+    from eval.report import markdown_table
+
     summary = json.loads(summary_path.read_text())
-    lines = ["## Evaluation", "", (out / "table.md").read_text().strip(), "",
+    lines = ["## Evaluation", "", markdown_table(summary["results"]).strip(), "",
              "Self-correction (completions that reflect: answer before the first `<|reflect|>` -> final answer):",
              "", "| model | benchmark | correct->correct | correct->incorrect | incorrect->correct | "
              "incorrect->incorrect |", "|---|---|---|---|---|---|"]
@@ -84,6 +87,27 @@ def _eval_section(out: Path) -> list[str]:
                          f"{sc.get('incorrect->correct', 0)} | {sc.get('incorrect->incorrect', 0)} |")
     lines += ["", f"![evaluation]({(out / 'chart.png').relative_to(out.parent)})", ""]
     return lines
+
+
+def _trajectories_section(root: Path, folders: list[Path]) -> list[str]:
+    """Links to the trajectory pages (``satori view``): the evaluation's, and one written here for the
+    demonstrations and for each PPO round's rollout samples."""
+    from satori.viewer.page import write_page
+
+    links = []
+    if (root / "eval" / "samples.html").is_file():
+        links.append(("evaluation samples, checkpoints side by side", root / "eval" / "samples.html"))
+    for folder in folders:
+        data = [folder / name for name in ("demos.jsonl", "rollout_samples.jsonl") if (folder / name).is_file()]
+        if data and data[0].stat().st_size:
+            write_page(data, folder / "samples.html", title=f"satori run {root.name}: {folder.name}")
+            what = "demonstrations" if data[0].name == "demos.jsonl" else "PPO rollout samples"
+            links.append((f"{what} ({folder.name})", folder / "samples.html"))
+    if not links:
+        return []
+    return ["## Trajectories", "", "Static pages to read what the model wrote (open in a browser; `satori view` "
+            "makes them from any samples file):", "",
+            *(f"- [{text}]({page.relative_to(root)})" for text, page in links), ""]
 
 
 def _short(result: Any) -> str:

@@ -65,6 +65,10 @@ def test_two_checkpoints_one_table_and_resume(checkpoints, benchmarks_dir, tmp_p
     assert "| benchmark | base | sft |" in table
     assert "| math500 | subject=Algebra |" in table and "| math500 | level=2 |" in table
     assert (out / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Trajectories: [samples.html](samples.html)" in table
+    page = (out / "samples.html").read_text()
+    shown = json.loads(page.split('<script type="application/json" id="data">')[1].split("</script>")[0])
+    assert [s["name"] for s in shown["sources"]] == ["base", "sft"] and len(shown["samples"]) == 12
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["results"]) == {"base", "sft"}
     for model in ("base", "sft"):

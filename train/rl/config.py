@@ -129,6 +129,8 @@ class RLConfig(TrainingRunConfig):
     eval_every: int = 10
     checkpoint_every: int = 10
     threads: int | None = 2
+    log_samples_every: int = 1      # rollout samples to RUN/rollout_samples.jsonl every N steps (0: after the last)
+    log_samples_per_step: int = 16  # at most this many per logged step, restarts and plain (0: none)
     model: RLModelConfig = field(default_factory=RLModelConfig)
     data: RLDataConfig = field(default_factory=RLDataConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
@@ -170,6 +172,8 @@ class RLConfig(TrainingRunConfig):
                 f"mini_batches) leaves some of the {self.ray.learners} learners (ray.learners) without a row; "
                 "use fewer mini-batches or learners, or more prompts or samples per step")
         require(rollout.num_workers >= 1, "rollout.num_workers", "must be >= 1")
+        require(self.log_samples_every >= 0, "log_samples_every", "must be >= 0 (0: only after the last step)")
+        require(self.log_samples_per_step >= 0, "log_samples_per_step", "must be >= 0 (0 logs no samples)")
         self.resources.check_counts(self.ray.learners, rollout.num_workers)
         require(self.reward.step_scale >= 0, "reward.step_scale", "must be >= 0 (0 turns the term off)")
         require(self.reward.claim_credit >= 0, "reward.claim_credit", "must be >= 0 (0 turns the credit off)")

@@ -42,6 +42,7 @@ from train.rl.rae import RestartBuffer, RolloutPrompt, encode_rollout_prompt, of
 from train.rl.resources import place
 from train.rl.satori_rl import load_rl_prompts
 from train.rl.reward import Graded, reward_terms
+from train.rl.sample_log import RolloutSampleLog
 from train.rl.workers import RewardWorker, RolloutWorker, learner_actor, rendezvous_address
 from train.checkpoint import TRAINING_STATE_FILE, latest_checkpoint, prune_checkpoints, write_dir_atomically
 
@@ -118,6 +119,8 @@ class PPOTrainer:
             random.seed(config.seed)
         self.tracker = MetricsTracker(self.run_dir, resume_step=self.step if checkpoint else None,
                                       config=config.tracking, run_config=to_dict(recorded))
+        self.sample_log = RolloutSampleLog(self.run_dir, config.log_samples_per_step,
+                                           resume_step=self.step if checkpoint else None)
         self.start_actors(policy_path, critic_path, checkpoint)
         self.counters = {"dropped_too_long": state["dropped_too_long"] if state else 0}
         self.varied_share: float | None = state.get("varied_share") if state else None   # dynamic sampling's last step
@@ -318,6 +321,7 @@ class PPOTrainer:
             groups[group].append(Sample(completion["prompt_ids"], completion["token_ids"], completion["logprobs"],
                                         terms["reward/total"], group=group, reflect_status=prompt.reflect_status))
             _add(stats, terms)
+            self.sample_log.add(prompt, completion, verdict, terms)
             _add(stats, {f"rollout/status_{verdict['status']}": 1.0, "rollout/accuracy": float(correct),
                          "rollout/response_length": len(completion["token_ids"]),
                          "rollout/truncated": float(completion["finish_reason"] == "length")})
@@ -412,6 +416,7 @@ class PPOTrainer:
                 last_eval = self.evaluate()
                 metrics.update(last_eval)
             self.tracker.log(self.step, metrics)
+            self.sample_log.write(self.step, due(self.step, config.log_samples_every, config.max_steps))
             bar.update(1)
             bar.set_postfix(reward=f"{metrics['reward/total']:.2f}", acc=f"{metrics['rollout/accuracy']:.2f}")
             if due(self.step, config.checkpoint_every, config.max_steps):
