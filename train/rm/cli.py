@@ -2,7 +2,7 @@
 
 The config may be a stage YAML or a pipeline YAML with an ``rm:`` section, e.g.
 ``satori rm configs/rm_tiny.yaml data.policy=runs/quickstart/sft/model train.loss=bce``.
-``--labels-only`` builds (or finishes) the label sets and stops.
+``--labels-only [train|eval]`` builds (or finishes) the label sets and stops.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ HELP = "train an outcome reward model on a policy's verifier-graded samples"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser, "rm", "train.loss=bce")
-    parser.add_argument("--labels-only", action="store_true", help="build the label sets, do not train")
+    parser.add_argument("--labels-only", nargs="?", const="train,eval", choices=["train,eval", "train", "eval"],
+                        help="build the label sets (both, or only train or eval: two processes can build them "
+                             "side by side), do not train")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
@@ -28,8 +30,11 @@ def run(args: argparse.Namespace) -> int:
     if args.labels_only:
         from train.rm.trainer import ensure_labels
 
-        for path in ensure_labels(config, progress=not args.no_progress):
-            print(f"rm: labels in {path}")
+        which = tuple(args.labels_only.split(","))
+        paths = ensure_labels(config, progress=not args.no_progress, which=which)
+        for name, path in zip(("train", "eval"), paths):
+            if name in which:
+                print(f"rm: {name} labels in {path}")
         return 0
     from train.rm.trainer import run_rm
 

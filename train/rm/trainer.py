@@ -49,32 +49,46 @@ FINAL_MODEL_DIR = "model"
 PLOT_KEYS = ["loss/train", "eval/pairwise_accuracy+eval/auc", "eval/best_of_n+eval/mean_accuracy"]
 
 
+LABEL_SPLITS = ("train", "eval")
+
+
 def label_paths(config: RMConfig) -> tuple[Path, Path]:
     d, labels = config.data, Path(config.run_dir) / "labels"
     return Path(d.train_file or labels / "train.jsonl"), Path(d.eval_file or labels / "eval.jsonl")
 
 
-def ensure_labels(config: RMConfig, progress: bool = True) -> tuple[Path, Path]:
-    """Build (or finish) the train and held-out label files from ``data.policy``'s samples."""
+def ensure_labels(config: RMConfig, progress: bool = True, which: tuple[str, ...] = LABEL_SPLITS
+                  ) -> tuple[Path, Path]:
+    """Build (or finish) the ``which`` label files (train, held-out eval) from ``data.policy``'s samples.
+
+    A file holding a problem the config does not ask for (another spec, size or seed) is refused.
+    """
     from satori.engines.hf import HFEngine
     from satori.models import load_model_and_tokenizer
     from train.rl.problem_sets import load_problem_set
 
     d = config.data
-    train_path, eval_path = label_paths(config)
-    wanted = [(train_path, d.train_size, "train", config.seed), (eval_path, d.eval_size, d.eval_split, config.seed + 1)]
+    paths = dict(zip(LABEL_SPLITS, label_paths(config)))
+    jobs = {"train": (d.train_size, "train", config.seed), "eval": (d.eval_size, d.eval_split, config.seed + 1)}
     engine = tokenizer = None
-    for path, size, split, seed in wanted:
-        if path.is_file() and sum(1 for line in path.read_bytes().splitlines() if line.strip()) >= size:
+    for name in which:
+        size, split, seed = jobs[name]
+        path = paths[name]
+        problems = load_problem_set(d.problems, size, split, seed, d.difficulty)
+        done = {row.id for row in read_labels(path)} if path.is_file() else set()
+        extra = done - {p.id for p in problems}
+        if extra:
+            raise DataError(f"{path}: holds labels of problems this config does not ask for (e.g. {sorted(extra)[0]}); "
+                            "it was built with other data.problems/sizes/seed: delete it or choose another run_dir")
+        if len(done) == len(problems):
             continue
         if engine is None:
             model, tokenizer, _ = load_model_and_tokenizer(d.policy)
             engine = HFEngine(model, tokenizer, max_batch_size=d.sample_batch_size)
-        problems = load_problem_set(d.problems, size, split, seed, d.difficulty)
         build_labels(path, problems, engine, tokenizer, d.template, samples=d.samples,
                      max_new_tokens=d.max_new_tokens, temperature=d.temperature, seed=seed * 1_000_003,
                      progress=progress)
-    return train_path, eval_path
+    return paths["train"], paths["eval"]
 
 
 def load_reward_backbone(source: str, checkpoint: Path | None) -> tuple[Any, Any, dict[str, Any]]:
