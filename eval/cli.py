@@ -39,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--template", help="satori | chat | auto | a string containing {question}")
     parser.add_argument("--max-new-tokens", type=int)
     parser.add_argument("--out", metavar="RUN_DIR", help="output folder (sets run_dir)")
+    parser.add_argument("--rerank", metavar="MODEL", help="outcome reward model folder (satori rm): also report "
+                        "ORM best-of-n and ORM-weighted majority vote (needs --n >= 2)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -56,7 +58,7 @@ def flag_overrides(args: argparse.Namespace) -> list[str]:
         overrides.append("ks=" + json.dumps(parse_ks(args.k)))
     simple = {"data_dir": args.data_dir, "limit": args.limit, "sampling.n": args.n,
               "sampling.temperature": args.temperature, "engine": args.engine, "template": args.template,
-              "sampling.max_new_tokens": args.max_new_tokens, "run_dir": args.out}
+              "sampling.max_new_tokens": args.max_new_tokens, "run_dir": args.out, "rerank": args.rerank}
     overrides += [f"{key}={json.dumps(value)}" for key, value in simple.items() if value is not None]
     if args.no_progress:
         overrides.append("progress=false")

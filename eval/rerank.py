@@ -8,11 +8,16 @@
 - ORM-weighted vote: samples vote for their extracted answer with weight ``sigmoid(score)``; the answer
   with the largest total wins (grouped as :func:`eval.metrics.majority_vote` groups); ties go to the
   group that appeared first. No answer at all counts as wrong.
+
+``satori eval --rerank ORM`` adds ``orm_best_of_<n>``, ``orm_vote_<n>`` and ``orm_pairwise_accuracy`` to each
+benchmark's summary (:func:`rerank_summary`); the ORM reads each sample's prompt as the eval wrote it.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from eval.metrics import answer_groups
 from satori.rewards import orm_bonus
@@ -69,3 +74,34 @@ def weighted_vote(answers: Sequence[str | None], scores: Sequence[float],
     weight = [sum(orm_bonus(scores[i], 0.0, 1.0) for i in members) for members in groups]
     best = max(range(len(groups)), key=lambda g: (weight[g], -groups[g][0]))
     return groups[best][0]
+
+
+def rerank_summary(rows: Sequence[dict[str, Any]], problems: Sequence[Any], n: int,
+                   scores: dict[str, float], same: Callable[[str, str], bool] | None = None) -> dict[str, Any]:
+    """ORM best-of-n and ORM-weighted vote accuracy of one benchmark's sample rows (``eval.harness`` rows,
+    ``scores`` by row ``key``), over the problems of ``problems`` with all ``n`` samples."""
+    wanted = {p.id for p in problems}
+    by_problem: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        if row["problem_id"] in wanted and row["sample"] < n:
+            by_problem[row["problem_id"]].append(row)
+    complete = [sorted(rs, key=lambda r: r["sample"]) for rs in by_problem.values() if len(rs) == n]
+    best, vote = [], []
+    for rs in complete:
+        values = [scores[r["key"]] for r in rs]
+        best.append(bool(rs[best_of_n(values)]["correct"]))
+        winner = weighted_vote([r["extracted"] for r in rs], values, same)
+        vote.append(winner is not None and bool(rs[winner]["correct"]))
+    return {f"orm_best_of_{n}": sum(best) / len(best) if best else float("nan"),
+            f"orm_vote_{n}": sum(vote) / len(vote) if vote else float("nan"),
+            "orm_pairwise_accuracy": pairwise_accuracy(
+                [([scores[r["key"]] for r in rs], [r["correct"] for r in rs]) for rs in complete])}
+
+
+def score_rows(model_path: str, rows: Sequence[dict[str, Any]], batch_size: int = 32) -> dict[str, float]:
+    """The outcome reward model's score of every sample row (its prompt text and completion), by row ``key``."""
+    from satori.orm import RewardModel
+
+    orm = RewardModel(model_path, batch_size=batch_size)
+    values = orm.score_prompted([r["prompt"] for r in rows], [r["completion"] for r in rows])
+    return {r["key"]: value for r, value in zip(rows, values)}

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from satori.engines.hf import left_padded
-from satori.prompts import encode_prompt
+from satori.prompts import build_prompt
 
 
 def score_head(model: Any) -> torch.nn.Module:
@@ -47,9 +47,22 @@ def last_token_scores(model: Any, sequences: Sequence[Sequence[int]], pad_id: in
     return score_head(model)(hidden[:, -1]).squeeze(-1).float()                       # (B,)
 
 
-def encode_pair(tokenizer: Any, question: str, response: str, template: str, max_length: int) -> list[int]:
-    """Token ids of ``question``'s prompt followed by ``response`` (no EOS), the last ``max_length`` kept."""
-    ids = encode_prompt(question, tokenizer, template) + tokenizer.encode(response, add_special_tokens=False)
+def batched_scores(model: Any, sequences: Sequence[Sequence[int]], pad_id: int, batch_size: int) -> list[float]:
+    """:func:`last_token_scores` of every sequence, ``batch_size`` at a time, longest first (batches pad
+    little); in the order given."""
+    order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i]))
+    scores = [0.0] * len(sequences)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start: start + batch_size]
+        values = last_token_scores(model, [sequences[i] for i in chunk], pad_id).tolist()
+        for index, value in zip(chunk, values):
+            scores[index] = value
+    return scores
+
+
+def encode_pair(tokenizer: Any, prompt: str, response: str, max_length: int) -> list[int]:
+    """Token ids of the ``prompt`` text followed by ``response`` (no EOS), the last ``max_length`` kept."""
+    ids = tokenizer.encode(prompt, add_special_tokens=False) + tokenizer.encode(response, add_special_tokens=False)
     return ids[-max_length:]
 
 
@@ -79,21 +92,18 @@ class RewardModel:
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else self.tokenizer.eos_token_id
 
-    @torch.no_grad()
     def score(self, questions: Sequence[str], responses: Sequence[str]) -> list[float]:
-        """One score per pair, batched ``batch_size`` at a time (longest first, so batches pad little)."""
-        if len(questions) != len(responses):
-            raise ValueError(f"{len(questions)} questions but {len(responses)} responses")
-        encoded = [encode_pair(self.tokenizer, q, r, self.template, self.max_length)
-                   for q, r in zip(questions, responses)]
-        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
-        scores = [0.0] * len(encoded)
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start: start + self.batch_size]
-            values = last_token_scores(self.model, [encoded[i] for i in chunk], self.pad_id).tolist()
-            for index, value in zip(chunk, values):
-                scores[index] = value
-        return scores
+        """One score per ``(question, response)``, the question put in the model's training template."""
+        return self.score_prompted([build_prompt(q, self.template, self.tokenizer) for q in questions], responses)
+
+    @torch.no_grad()
+    def score_prompted(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
+        """One score per ``(prompt text, response)``, batched ``batch_size`` at a time (longest first, so
+        batches pad little)."""
+        if len(prompts) != len(responses):
+            raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
+        encoded = [encode_pair(self.tokenizer, p, r, self.max_length) for p, r in zip(prompts, responses)]
+        return batched_scores(self.model, encoded, self.pad_id, self.batch_size)
 
 
 @dataclass

@@ -16,7 +16,7 @@ HELP = "train an outcome reward model on a policy's verifier-graded samples"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser, "rm", "train.loss=bce")
-    parser.add_argument("--labels-only", nargs="?", const="train,eval", choices=["train,eval", "train", "eval"],
+    parser.add_argument("--labels-only", nargs="?", const="both", choices=["both", "train", "eval"],
                         help="build the label sets (both, or only train or eval: two processes can build them "
                              "side by side), do not train")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     if args.labels_only:
         from train.rm.trainer import ensure_labels
 
-        which = tuple(args.labels_only.split(","))
+        which = ("train", "eval") if args.labels_only == "both" else (args.labels_only,)
         paths = ensure_labels(config, progress=not args.no_progress, which=which)
         for name, path in zip(("train", "eval"), paths):
             if name in which:

@@ -25,8 +25,8 @@ class RMDataConfig:
 
     ``problems`` is a problem-set spec (``procedural:FAMILIES[:DIFFICULTIES]``, a file or a hub name);
     training labels come from its ``train`` split, the held-out ones from ``eval_split``. ``train_file`` /
-    ``eval_file`` name label files to use (built there when missing or incomplete; default
-    ``RUN/labels/{train,eval}.jsonl``).
+    ``eval_file`` name label files to use as they are (built there when missing); by default they are
+    ``RUN/labels/{train,eval}.jsonl``, built or finished from the config's problems.
     """
 
     policy: str = "runs/sft_tiny/model"

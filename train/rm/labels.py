@@ -14,7 +14,8 @@ all correct or all incorrect give points but no pairs.
 
 Building is resumable: problems are sampled ``chunk`` at a time, each chunk with its own seed (so a
 rerun samples exactly what an uninterrupted one would), and appended durably; a rerun skips the problems
-already in the file (:class:`satori.io.JsonlAppender` cuts a torn last line).
+already in the file (:class:`satori.io.JsonlAppender` cuts a torn last line). Chunks are taken in a spread
+order, so a file cut short still covers every family and difficulty of the problem set.
 """
 
 from __future__ import annotations
@@ -81,9 +82,18 @@ def labelled_points(rows: Sequence[LabelledProblem]) -> list[tuple[str, str, flo
     return [(row.question, s["text"], float(s["correct"])) for row in rows for s in row.samples]
 
 
+def spread_order(n: int) -> list[int]:
+    """``range(n)`` in van der Corput order (0, n/2, n/4, 3n/4, ...): any prefix spreads over the whole range."""
+    bits = max(1, (n - 1).bit_length())
+    return sorted(range(n), key=lambda i: int(format(i, f"0{bits}b")[::-1], 2))
+
+
 def _chunks(problems: Sequence[Problem], size: int) -> Iterator[tuple[int, list[Problem]]]:
-    for index, start in enumerate(range(0, len(problems), size)):
-        yield index, list(problems[start: start + size])
+    """``(chunk index, problems)`` in :func:`spread_order`: problem sets list one family and difficulty
+    after another, so an unfinished label file still covers them all."""
+    count = -(-len(problems) // size)
+    for index in spread_order(count):
+        yield index, list(problems[index * size: (index + 1) * size])
 
 
 def build_labels(path: str | Path, problems: Sequence[Problem], engine: Any, tokenizer: Any, template: str, *,

@@ -33,7 +33,8 @@ from tqdm.auto import tqdm
 
 from satori.config import ConfigError, format_config, save_config, to_dict
 from satori.io import DataError, atomic_write_json
-from satori.orm import encode_pair, last_token_scores
+from satori.orm import batched_scores, encode_pair, last_token_scores
+from satori.prompts import build_prompt
 from satori.run_config import due, set_threads
 from satori.tracking import MetricsTracker, plot_metrics
 from train.algorithms.reward_losses import RM_LOSSES
@@ -61,19 +62,24 @@ def ensure_labels(config: RMConfig, progress: bool = True, which: tuple[str, ...
                   ) -> tuple[Path, Path]:
     """Build (or finish) the ``which`` label files (train, held-out eval) from ``data.policy``'s samples.
 
-    A file holding a problem the config does not ask for (another spec, size or seed) is refused.
+    An existing ``data.train_file`` / ``data.eval_file`` is used as it is. A file in the run folder holding a
+    problem the config does not ask for (another spec, size or seed) is refused.
     """
     from satori.engines.hf import HFEngine
     from satori.models import load_model_and_tokenizer
     from train.rl.problem_sets import load_problem_set
 
+    set_threads(config.threads)
     d = config.data
     paths = dict(zip(LABEL_SPLITS, label_paths(config)))
     jobs = {"train": (d.train_size, "train", config.seed), "eval": (d.eval_size, d.eval_split, config.seed + 1)}
     engine = tokenizer = None
+    given = {"train": d.train_file, "eval": d.eval_file}
     for name in which:
         size, split, seed = jobs[name]
         path = paths[name]
+        if given[name] and path.is_file():   # a label set of the user's own: used as it is
+            continue
         problems = load_problem_set(d.problems, size, split, seed, d.difficulty)
         done = {row.id for row in read_labels(path)} if path.is_file() else set()
         extra = done - {p.id for p in problems}
@@ -143,7 +149,8 @@ class RMTrainer:
         save_config(config, self.run_dir / "config.yaml")
 
     def encode(self, question: str, response: str) -> list[int]:
-        return encode_pair(self.tokenizer, question, response, self.config.data.template, self.config.data.max_length)
+        prompt = build_prompt(question, self.config.data.template, self.tokenizer)
+        return encode_pair(self.tokenizer, prompt, response, self.config.data.max_length)
 
     def encode_examples(self) -> list[tuple[list[int], list[int] | float]]:
         """Training examples: ``(chosen_ids, rejected_ids)`` pairs for ``bt``, ``(ids, label)`` for ``bce``."""
@@ -198,15 +205,8 @@ class RMTrainer:
         """Scores of every sample of ``rows``, per problem."""
         self.model.eval()
         flat = [self.encode(row.question, s["text"]) for row in rows for s in row.samples]
-        order = sorted(range(len(flat)), key=lambda i: -len(flat[i]))
-        scores = [0.0] * len(flat)
-        size = self.config.eval.batch_size
-        for start in range(0, len(order), size):
-            chunk = order[start: start + size]
-            with autocast(self.config.model.precision, self.model.device.type):
-                values = last_token_scores(self.model, [flat[i] for i in chunk], self.pad_id).tolist()
-            for index, value in zip(chunk, values):
-                scores[index] = value
+        with autocast(self.config.model.precision, self.model.device.type):
+            scores = batched_scores(self.model, flat, self.pad_id, self.config.eval.batch_size)
         self.model.train()
         per_problem, start = [], 0
         for row in rows:
