@@ -19,9 +19,11 @@ def config_class(path: Path):
     from train.rl.config import RLConfig
     from train.sft.config import SFTConfig
 
+    from train.rm.config import RMConfig
     from train.teach.config import TeachConfig
 
-    prefixes = {"pretrain_": PretrainConfig, "synth_": SynthConfig, "sft_": SFTConfig, "rl_": RLConfig, "eval_": EvalConfig, "teach_": TeachConfig}
+    prefixes = {"pretrain_": PretrainConfig, "synth_": SynthConfig, "sft_": SFTConfig, "rl_": RLConfig, "eval_": EvalConfig,
+                "teach_": TeachConfig, "rm_": RMConfig}
     return next((cls for prefix, cls in prefixes.items() if path.name.startswith(prefix)), PipelineConfig)
 
 
@@ -96,3 +98,14 @@ def test_paper_config_carries_the_published_hyper_parameters():
     assert (config.rollout.prompts_per_step, config.data.max_prompt_len, config.rollout.max_new_tokens) == \
         (1024, 1024, 3072)
     assert config.reward.bonus_scale == 0.5 and config.rollout.engine == "vllm"
+
+
+def test_reward_model_configs_carry_their_settings():
+    from train.rm.config import RMConfig
+
+    big = load_config(RMConfig, CONFIGS[0].parent / "rm_7b.yaml")
+    assert (big.data.temperature, big.data.max_new_tokens, big.data.max_length) == (0.6, 3072, 4096)   # the paper's rollouts
+    assert (big.train.loss, big.optim.lr, big.train.batch_size, big.train.epochs) == ("bt", 9e-6, 128, 1.0)
+    assert big.model.precision == "bf16-mixed" and big.backbone == "runs/satori-7b/sft/final"
+    tiny = load_config(RMConfig, CONFIGS[0].parent / "rm_tiny.yaml")
+    assert tiny.data.problems == "procedural:arith,fractions,linear:0,1" and tiny.data.samples == 8

@@ -24,13 +24,15 @@ class RMDataConfig:
     """The label sets: ``policy``'s ``samples`` completions of each problem, graded (``train.rm.labels``).
 
     ``problems`` is a problem-set spec (``procedural:FAMILIES[:DIFFICULTIES]``, a file or a hub name);
-    training labels come from its ``train`` split, the held-out ones from ``eval_split``. ``train_file`` /
+    training labels come from its ``train`` split, the held-out ones from ``eval_split`` (of ``eval_problems``
+    when set: a hub set's other split may not exist, or overlap). ``train_file`` /
     ``eval_file`` name label files to use as they are (built there when missing); by default they are
     ``RUN/labels/{train,eval}.jsonl``, built or finished from the config's problems.
     """
 
     policy: str = "runs/sft_tiny/model"
     problems: str = "procedural:arith,fractions,linear"
+    eval_problems: str | None = None  # the held-out problem set (null: ``problems``' ``eval_split``)
     difficulty: int = 1
     train_size: int = 400
     eval_size: int = 100

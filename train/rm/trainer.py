@@ -72,15 +72,16 @@ def ensure_labels(config: RMConfig, progress: bool = True, which: tuple[str, ...
     set_threads(config.threads)
     d = config.data
     paths = dict(zip(LABEL_SPLITS, label_paths(config)))
-    jobs = {"train": (d.train_size, "train", config.seed), "eval": (d.eval_size, d.eval_split, config.seed + 1)}
+    jobs = {"train": (d.problems, d.train_size, "train", config.seed),
+            "eval": (d.eval_problems or d.problems, d.eval_size, d.eval_split, config.seed + 1)}
     engine = tokenizer = None
     given = {"train": d.train_file, "eval": d.eval_file}
     for name in which:
-        size, split, seed = jobs[name]
+        spec, size, split, seed = jobs[name]
         path = paths[name]
         if given[name] and path.is_file():   # a label set of the user's own: used as it is
             continue
-        problems = load_problem_set(d.problems, size, split, seed, d.difficulty)
+        problems = load_problem_set(spec, size, split, seed, d.difficulty)
         done = {row.id for row in read_labels(path)} if path.is_file() else set()
         extra = done - {p.id for p in problems}
         if extra:
