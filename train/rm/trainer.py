@@ -38,7 +38,7 @@ from satori.prompts import build_prompt
 from satori.run_config import due, set_threads
 from satori.tracking import MetricsTracker, plot_metrics
 from train.algorithms.reward_losses import RM_LOSSES
-from train.checkpoint import export_model, latest_checkpoint, load_training_state, save_checkpoint
+from train.checkpoint import checkpoint_to_resume, export_model, load_training_state, save_checkpoint
 from train.precision import autocast, param_dtype, training_device
 from train.rm.config import RMConfig
 from train.rm.labels import (LabelledProblem, build_labels, label_stats, labelled_points, preference_pairs,
@@ -124,10 +124,7 @@ class RMTrainer:
         self.config, self.progress = config, progress
         self.run_dir = Path(config.run_dir)
         set_threads(config.threads)
-        checkpoint = latest_checkpoint(self.run_dir)
-        if checkpoint is not None and not config.resume:
-            raise ConfigError(f"key 'resume': {self.run_dir} already holds {checkpoint.name}; set resume=true "
-                              "to continue it, or choose a new run_dir")
+        checkpoint = checkpoint_to_resume(self.run_dir, config.resume)
         train_path, eval_path = ensure_labels(config, progress)
         self.train_rows, self.eval_rows = read_labels(train_path), read_labels(eval_path)
         seed_everything(config.seed)

@@ -33,7 +33,7 @@ from satori.models import build_tiny_model_and_tokenizer, load_model_and_tokeniz
 from satori.prompts import build_prompt
 from satori.run_config import due, set_threads
 from satori.tracking import MetricsTracker, plot_metrics
-from train.checkpoint import export_model, latest_checkpoint, load_training_state, save_checkpoint
+from train.checkpoint import checkpoint_to_resume, export_model, load_training_state, save_checkpoint
 from train.precision import autocast, param_dtype, training_device
 from train.sft.config import SFTConfig
 from train.sft.data import (IGNORE_INDEX, BatchStream, Demo, Encoded, collate, encode_demos, load_demos,
@@ -120,10 +120,7 @@ class SFTTrainer:
         self.progress = progress
         self.run_dir = Path(config.run_dir)
         set_threads(config.threads)
-        checkpoint = latest_checkpoint(self.run_dir)
-        if checkpoint is not None and not config.resume:
-            raise ConfigError(f"key 'resume': {self.run_dir} already holds {checkpoint.name}; set resume=true "
-                              "to continue it, or choose a new run_dir")
+        checkpoint = checkpoint_to_resume(self.run_dir, config.resume)
         seed_everything(config.seed)
         d = config.data
         self.train_demos, self.val_demos = self.load_documents()
