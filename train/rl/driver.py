@@ -205,26 +205,15 @@ class PPOTrainer:
 
     def grade(self, pairs: list[tuple[str, Any]]) -> list[dict[str, Any]]:
         """Verdicts for ``(response, gold)`` pairs, spread over the reward workers."""
-        n = len(self.reward_workers)
-        shards = [pairs[i::n] for i in range(n)]
-        outs = ray.get([w.grade.remote(s) for w, s in zip(self.reward_workers, shards) if s])
-        verdicts: list[dict[str, Any]] = [{} for _ in pairs]
-        for i, out in enumerate(outs):
-            verdicts[i::n] = out
-        return verdicts
+        return scatter(self.reward_workers, pairs, lambda worker, shard: worker.grade.remote(shard))
 
     def orm_scores(self, pairs: list[tuple[str, str]]) -> list[float | None]:
         """``orm_values`` of ``(question, response)`` pairs, scored over the reward-model workers (all None
         without ``reward.orm``)."""
         if not self.orm_workers:
             return [None] * len(pairs)
-        n = len(self.orm_workers)
-        shards = [pairs[i::n] for i in range(n)]
-        outs = ray.get([w.score.remote([q for q, _ in s], [r for _, r in s])
-                        for w, s in zip(self.orm_workers, shards) if s])
-        scores: list[float] = [0.0] * len(pairs)
-        for i, out in enumerate(outs):
-            scores[i::n] = out
+        scores = scatter(self.orm_workers, pairs,
+                         lambda worker, shard: worker.score.remote([q for q, _ in shard], [r for _, r in shard]))
         return orm_values(scores, self.orm_norm)
 
     def sync_weights(self) -> None:
@@ -460,6 +449,18 @@ class PPOTrainer:
         final = self.run_dir / "final"
         write_dir_atomically(final, lambda tmp: ray.get(self.learners[0].export_policy.remote(str(tmp), self.tokenizer)))
         return final
+
+
+def scatter(workers: list[Any], items: list[Any], submit: Any) -> list[Any]:
+    """Every item's result, in order: ``items`` dealt round-robin over ``workers``, ``submit(worker, shard)``
+    returning the object ref of a shard's results."""
+    n = len(workers)
+    shards = [items[i::n] for i in range(n)]
+    outs = ray.get([submit(worker, shard) for worker, shard in zip(workers, shards) if shard])
+    results: list[Any] = [None] * len(items)
+    for i, out in enumerate(outs):
+        results[i::n] = out
+    return results
 
 
 def stop_if_unstartable(error: Exception, index: int, engine: str) -> None:
