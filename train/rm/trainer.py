@@ -31,20 +31,20 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from satori.config import ConfigError, format_config, save_config, to_dict
+from satori.config import ConfigError, format_config
 from satori.io import DataError, atomic_write_json
 from satori.orm import batched_scores, encode_pair, last_token_scores
 from satori.prompts import build_prompt
 from satori.run_config import due, set_threads
-from satori.tracking import MetricsTracker, plot_metrics
+from satori.tracking import plot_metrics
 from train.algorithms.reward_losses import RM_LOSSES
-from train.checkpoint import checkpoint_to_resume, export_model, load_training_state, save_checkpoint
+from train.checkpoint import checkpoint_to_resume, export_model, save_checkpoint
 from train.precision import autocast, param_dtype, training_device
 from train.rm.config import RMConfig
 from train.rm.labels import (LabelledProblem, build_labels, label_stats, labelled_points, preference_pairs,
                              read_labels)
 from train.sft.data import epoch_order
-from train.sft.trainer import build_optimizer, seed_everything
+from train.sft.trainer import seed_everything, start_from
 
 FINAL_MODEL_DIR = "model"
 PLOT_KEYS = ["loss/train", "eval/pairwise_accuracy+eval/auc", "eval/best_of_n+eval/mean_accuracy"]
@@ -137,14 +137,7 @@ class RMTrainer:
         t = config.train
         self.batches_per_epoch = -(-len(self.examples) // t.batch_size)
         self.max_steps = config.max_steps or max(1, math.ceil(t.epochs * self.batches_per_epoch))
-        self.optimizer, self.scheduler = build_optimizer(self.model, config, self.max_steps)
-        self.step = 0
-        if checkpoint is not None:
-            self.step = load_training_state(checkpoint, self.optimizer, self.scheduler).step
-        self.resumed_from = checkpoint
-        self.tracker = MetricsTracker(self.run_dir, resume_step=self.step if checkpoint else None,
-                                      config=config.tracking, run_config=to_dict(config))
-        save_config(config, self.run_dir / "config.yaml")
+        start_from(self, config, checkpoint)
 
     def encode(self, question: str, response: str) -> list[int]:
         prompt = build_prompt(question, self.config.data.template, self.tokenizer)
