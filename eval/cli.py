@@ -42,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--protocol", choices=sorted(PROTOCOLS),
                         help="satori-paper: the paper's chat prompt, greedy, 4096 new tokens, last \\boxed{} (eval.protocol)")
     parser.add_argument("--out", metavar="RUN_DIR", help="output folder (sets run_dir)")
+    parser.add_argument("--rerank", metavar="MODEL", help="outcome reward model folder (satori rm): also report "
+                        "ORM best-of-n and ORM-weighted majority vote (needs --n >= 2)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -59,7 +61,8 @@ def flag_overrides(args: argparse.Namespace) -> list[str]:
         overrides.append("ks=" + json.dumps(parse_ks(args.k)))
     simple = {"data_dir": args.data_dir, "limit": args.limit, "sampling.n": args.n,
               "sampling.temperature": args.temperature, "engine": args.engine, "template": args.template,
-              "sampling.max_new_tokens": args.max_new_tokens, "run_dir": args.out, "protocol": args.protocol}
+              "sampling.max_new_tokens": args.max_new_tokens, "run_dir": args.out, "protocol": args.protocol,
+              "rerank": args.rerank}
     overrides += [f"{key}={json.dumps(value)}" for key, value in simple.items() if value is not None]
     if args.no_progress:
         overrides.append("progress=false")

@@ -106,6 +106,7 @@ class EvalConfig(RunConfig):
     vllm: VLLMSettings = field(default_factory=VLLMSettings)
     progress: bool = True
     protocol: str | None = None     # e.g. satori-paper: fixes template, sampling and extraction (eval.protocol)
+    rerank: str | None = None                              # an outcome reward model folder (satori rm): ORM best-of-n
     RENAMED_KEYS: ClassVar[dict[str, str]] = {"verifier_timeout": "verify_timeout", "sampling.seed": "seed"}
 
     def validate(self) -> None:
@@ -125,6 +126,8 @@ class EvalConfig(RunConfig):
         require(all(1 <= k <= self.sampling.n for k in self.ks), "ks",
                 f"every k must be between 1 and sampling.n = {self.sampling.n}")
         require(self.batch_size >= 1, "batch_size", "must be >= 1")
+        require(self.rerank is None or self.sampling.n >= 2, "rerank",
+                "reranking picks among a problem's samples: set sampling.n >= 2 (and a temperature > 0)")
         require(self.verifier_workers >= 1, "verifier_workers", "must be >= 1")
         require(self.verify_timeout > 0, "verify_timeout", "must be > 0 seconds")
         if self.protocol is not None:

@@ -243,6 +243,13 @@ def run_eval(config: EvalConfig) -> dict[str, dict[str, dict[str, Any]]]:
                     [r for r in rows if r["benchmark"] == name], problems, config.sampling.n, config.ks,
                     group_by=group_keys(name), same=same)
                 for name, problems in benchmarks.items()}
+            if config.rerank:
+                from eval.rerank import rerank_summary, score_rows
+
+                scores = score_rows(config.rerank, rows)
+                for name, problems in benchmarks.items():
+                    results[spec.label][name].update(rerank_summary(
+                        [r for r in rows if r["benchmark"] == name], problems, config.sampling.n, scores, same))
     protocol = PROTOCOLS[config.protocol].record(config.protocol) if config.protocol else None
     atomic_write_json(out / "summary.json", {"models": {m.label: m.path for m in config.models},
                                              "settings": sampling_record(config), "protocol": protocol,

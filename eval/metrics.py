@@ -57,14 +57,12 @@ def normalize_answer(answer: str) -> str:
     return _SPACES.sub("", text).rstrip(".")
 
 
-def majority_vote(answers: Sequence[str | None],
-                  same: Callable[[str, str], bool] | None = None) -> int | None:
-    """Index of the sample whose answer wins the vote (the first member of the winning group).
-
-    ``answers[i]`` is sample i's extracted answer or None. Returns None when no sample has
-    an answer. Ties are broken towards the group that appeared first.
-    """
-    groups: list[list[int]] = []        # sample indices per group, in order of first appearance
+def answer_groups(answers: Sequence[str | None],
+                  same: Callable[[str, str], bool] | None = None) -> list[list[int]]:
+    """Sample indices grouped by answer, groups in order of first appearance (samples without an
+    answer are in none): equal normalised spellings group together, and with ``same`` so do answers
+    it calls equivalent to a group's first member."""
+    groups: list[list[int]] = []
     by_key: dict[str, int] = {}
     for index, answer in enumerate(answers):
         if answer is None:
@@ -78,6 +76,17 @@ def majority_vote(answers: Sequence[str | None],
             groups.append([])
         by_key[key] = group
         groups[group].append(index)
+    return groups
+
+
+def majority_vote(answers: Sequence[str | None],
+                  same: Callable[[str, str], bool] | None = None) -> int | None:
+    """Index of the sample whose answer wins the vote (the first member of the winning group).
+
+    ``answers[i]`` is sample i's extracted answer or None. Returns None when no sample has
+    an answer. Ties are broken towards the group that appeared first.
+    """
+    groups = answer_groups(answers, same)
     if not groups:
         return None
     best = max(range(len(groups)), key=lambda g: (len(groups[g]), -groups[g][0]))

@@ -27,6 +27,8 @@ def table_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     rows = [("pass@1 (%)", _pct(summary["pass@1"]))]
     rows += [(f"pass@{k} (%)", _pct(v)) for k, v in summary["pass@k"].items() if k != "1"]
     rows += [(f"maj@{k} (%)", _pct(v)) for k, v in summary["maj@k"].items()]
+    rows += [(f"ORM {name.removeprefix('orm_').replace('_', ' ')} (%)", _pct(summary[name]))
+             for name in summary if name.startswith(("orm_best_of_", "orm_vote_"))]
     rows += [
         ("problems", str(summary["problems"])),
         ("mean tokens", _num(summary["mean_tokens"])),

@@ -37,3 +37,30 @@ def tiny_model(tiny_tokenizer):
     from satori.tiny import build_model
 
     return build_model(tiny_tokenizer, hidden_size=128, num_layers=2, num_heads=2, seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_policy_dir(tmp_path_factory, tiny_tokenizer, tiny_model):
+    """``tiny_model`` and its tokenizer saved as a Hugging Face folder."""
+    path = tmp_path_factory.mktemp("policy")
+    tiny_model.save_pretrained(path)
+    tiny_tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_orm_dir(tmp_path_factory, tiny_tokenizer, tiny_policy_dir):
+    """A tiny outcome reward model folder: the tiny policy's backbone with a fresh one-output score head."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    from satori.models import write_satori_meta
+
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_policy_dir, num_labels=1,
+                                                               pad_token_id=tiny_tokenizer.pad_token_id)
+    path = tmp_path_factory.mktemp("orm")
+    model.save_pretrained(path)
+    tiny_tokenizer.save_pretrained(path)
+    write_satori_meta(path, {"stage": "rm", "template": "satori", "max_length": 256})
+    return path

@@ -17,10 +17,11 @@ def stage_classes() -> dict:
     from train.pretrain import PretrainConfig
     from train.rl.config import RLConfig
     from train.sft.config import SFTConfig
+    from train.rm.config import RMConfig
     from train.teach.config import TeachConfig
 
     return {"pretrain": PretrainConfig, "synth": SynthConfig, "sft": SFTConfig, "rl": RLConfig, "eval": EvalConfig,
-            "teach": TeachConfig}
+            "teach": TeachConfig, "rm": RMConfig}
 
 
 def config_class(path: Path):
@@ -134,3 +135,14 @@ def test_paper_round1_config_trains_on_the_official_data_and_evaluates_by_the_pa
     evaluation = load_config(EvalConfig, path, section="eval")
     assert (evaluation.protocol, evaluation.template, evaluation.sampling.max_new_tokens) == ("satori-paper", "chat", 4096)
     assert evaluation.models[-1].path == f"{rl.run_dir}/final"
+
+
+def test_reward_model_configs_carry_their_settings():
+    from train.rm.config import RMConfig
+
+    big = load_config(RMConfig, CONFIGS[0].parent / "rm_7b.yaml")
+    assert (big.data.temperature, big.data.max_new_tokens, big.data.max_length) == (0.6, 3072, 4096)   # the paper's rollouts
+    assert (big.train.loss, big.optim.lr, big.train.batch_size, big.train.epochs) == ("bt", 9e-6, 128, 1.0)
+    assert big.model.precision == "bf16-mixed" and big.backbone == "runs/satori-7b/sft/final"
+    tiny = load_config(RMConfig, CONFIGS[0].parent / "rm_tiny.yaml")
+    assert tiny.data.problems == "procedural:arith,fractions,linear:0,1" and tiny.data.samples == 8

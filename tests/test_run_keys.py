@@ -27,14 +27,15 @@ def stage_classes() -> dict[str, type]:
     from train.pipeline_config import PipelineConfig
     from train.pretrain import PretrainConfig
     from train.rl.config import RLConfig
+    from train.rm.config import RMConfig
     from train.sft.config import SFTConfig
     from train.teach.config import TeachConfig
 
     return {"synth": SynthConfig, "pretrain": PretrainConfig, "sft": SFTConfig, "rl": RLConfig,
-            "teach": TeachConfig, "eval": EvalConfig, "run": PipelineConfig}
+            "teach": TeachConfig, "rm": RMConfig, "eval": EvalConfig, "run": PipelineConfig}
 
 
-TRAINING = ("pretrain", "sft", "rl", "teach")
+TRAINING = ("pretrain", "sft", "rl", "teach", "rm")
 # What each stage needs besides defaults to validate.
 NEEDS = {"sft": ["data.path=demos.jsonl"], "eval": ["models=[{path: x}]"]}
 

@@ -62,6 +62,18 @@ def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
     return checkpoints[-1] if checkpoints else None
 
 
+def checkpoint_to_resume(run_dir: str | os.PathLike, resume: bool) -> Path | None:
+    """The newest complete checkpoint of ``run_dir`` to continue from; with ``resume`` off, a folder that holds
+    one is refused (ConfigError naming the ``resume`` key) rather than overwritten."""
+    from satori.config import ConfigError
+
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is not None and not resume:
+        raise ConfigError(f"key 'resume': {run_dir} already holds {checkpoint.name}; set resume=true "
+                          "to continue it, or choose a new run_dir")
+    return checkpoint
+
+
 def export_model(folder: str | os.PathLike, model: Any, tokenizer: Any, meta: dict[str, Any] | None = None) -> Path:
     """Write a loadable Hugging Face folder (model, tokenizer, ``satori.json``) atomically."""
     folder = Path(folder)

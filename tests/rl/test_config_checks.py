@@ -32,9 +32,10 @@ def test_rollout_dtype_follows_the_learner_unless_set():
     assert load_config(RLConfig, None, ["model.precision=bf16-mixed", "rollout.dtype=float32"]).rollout_dtype == "float32"
 
 
-def test_an_outcome_reward_model_is_refused_until_the_driver_uses_it():
-    with pytest.raises(ConfigError, match=r"key 'reward.orm': not implemented yet"):
-        load_config(RLConfig, None, ["reward.orm=runs/orm"])
+def test_an_outcome_reward_model_is_accepted_with_a_positive_scale():
+    assert load_config(RLConfig, None, ["reward.orm=runs/orm"]).reward.orm == "runs/orm"
+    with pytest.raises(ConfigError, match=r"key 'reward.orm_scale': with reward.orm set"):
+        load_config(RLConfig, None, ["reward.orm=runs/orm", "reward.orm_scale=0"])
 
 
 def test_every_learner_gets_a_row_of_each_mini_batch():

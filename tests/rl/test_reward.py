@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 
-from satori.config import ConfigError, load_config
-from train.rl.config import RewardConfig, RLConfig
-from train.rl.reward import TERMS, Graded, reward_terms
+from train.rl.config import RewardConfig
+from satori.orm import RunningNorm
+from train.rl.reward import TERMS, Graded, orm_values, reward_terms
 
 KEYS = ["reward/correctness", "reward/reflection", "reward/orm", "reward/overlong", "reward/steps", "reward/total"]
 # every optional term on: the restart bonus, the overlong penalty over the last 20 of 100 tokens, verified steps
@@ -67,8 +68,27 @@ def test_every_term_is_registered_once_under_a_reward_setting():
     assert [term.key for term in TERMS if term.key not in fields] == [None]
 
 
-def test_the_orm_term_is_refused_until_it_is_wired():
-    with pytest.raises(ConfigError, match="key 'reward.orm'"):
-        load_config(RLConfig, None, ["reward.orm=runs/orm"])
-    with pytest.raises(NotImplementedError, match="reward.orm"):
+def test_the_orm_term_for_known_scores():
+    # scores 0, 1, 2, 3 (mean 1.5, population std sqrt(1.25)); the term is orm_scale * sigmoid((s - 1.5) / 1.118)
+    norm = RunningNorm()
+    values = orm_values([0.0, 1.0, 2.0, 3.0], norm)
+    std = math.sqrt(1.25)
+    assert values == pytest.approx([1 / (1 + math.exp((1.5 - s) / std)) for s in (0.0, 1.0, 2.0, 3.0)])
+    assert values[1] == pytest.approx(0.3900, abs=1e-4) and values[3] == pytest.approx(0.7928, abs=1e-4)
+    reward = RewardConfig(bonus_scale=0.0, orm="runs/orm", orm_scale=0.5)
+    out = terms(Graded(False, orm=values[3]), reward)
+    assert out["orm"] == pytest.approx(0.5 * 0.7928, abs=1e-4) and out["total"] == pytest.approx(-1 + 0.5 * 0.7928, abs=1e-4)
+    assert terms(Graded(True, orm=0.9), RewardConfig(bonus_scale=0.0))["orm"] == 0.0   # off without reward.orm
+
+
+def test_the_running_normalisation_carries_over_batches():
+    norm = RunningNorm()
+    orm_values([0.0, 2.0], norm)                                  # mean 1, std 1
+    assert orm_values([1.0, 1.0], norm) == pytest.approx([0.5, 0.5])   # mean stays 1: sigmoid(0)
+    later = orm_values([4.0], norm)[0]                            # five scores 0,2,1,1,4: mean 1.6, std 1.3565
+    assert later == pytest.approx(1 / (1 + math.exp(-(4.0 - 1.6) / math.sqrt(9.2 / 5))))
+
+
+def test_an_orm_term_without_a_score_is_refused():
+    with pytest.raises(ValueError, match="no ORM score"):
         reward_terms(Graded(True), RewardConfig(orm="runs/orm"))

@@ -65,3 +65,15 @@ def test_keep_checkpoints_and_latest_ignore_partial_folders(tmp_path, tiny_token
     assert not list(tmp_path.glob(".tmp-*"))
     assert (again / TRAINING_STATE_FILE).is_file()
     assert latest_checkpoint(tmp_path / "missing") is None
+
+
+def test_a_run_folder_with_a_checkpoint_is_resumed_or_refused(tmp_path):
+    from satori.config import ConfigError
+    from train.checkpoint import checkpoint_to_resume
+
+    assert checkpoint_to_resume(tmp_path, resume=False) is None
+    (tmp_path / "checkpoint-000004").mkdir()
+    (tmp_path / "checkpoint-000004" / TRAINING_STATE_FILE).write_bytes(b"")
+    assert checkpoint_to_resume(tmp_path, resume=True).name == "checkpoint-000004"
+    with pytest.raises(ConfigError, match=r"key 'resume': .* already holds checkpoint-000004; set resume=true"):
+        checkpoint_to_resume(tmp_path, resume=False)

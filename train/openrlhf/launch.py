@@ -26,7 +26,8 @@ silently dropped):
   ``rollout.num_workers`` vLLM engines of ``resources.gpus_per_engine`` GPUs,
   ``resources.colocate`` -> ``--train.colocate_all`` with vLLM and DeepSpeed sleep mode;
 - restart states come from the starting checkpoint only (``rae.online=false``); no outcome
-  reward model (``reward.orm``), verified-steps term (``reward.step_scale``) or per-token claim
+  reward model (``reward.orm``: OpenRLHF takes a reward model or a reward function, not both, and the
+  verified reward is the function), verified-steps term (``reward.step_scale``) or per-token claim
   credit (``reward.claim_credit``); DeepSpeed bf16 training, fp32 master weights in the optimizer
   (``model.precision=bf16-mixed``); TensorBoard logging.
 """
@@ -91,6 +92,11 @@ def check_supported(config: RLConfig, resources: ResourcesConfig) -> None:
     require(not (config.rae.enabled and config.rae.online), "rae.online",
             "OpenRLHF trains on a fixed prompt set, so restart states come from the starting checkpoint's samples "
             "only (the paper's setting): set rae.online=false")
+    require(config.reward.orm is None, "reward.orm",
+            f"OpenRLHF {OPENRLHF_VERSION} rewards a sample with either a reward model (--reward.model_name_or_path) "
+            "or a reward function (--reward.remote_url), never both, and satori's verified outcome and restart "
+            "bonus need the function; unset reward.orm (satori's own loop, `satori rl` without --engine openrlhf, "
+            "adds the ORM term)")
     require(config.reward.step_scale == 0, "reward.step_scale",
             "the OpenRLHF reward function has no verified-steps term; set reward.step_scale=0")
     require(config.reward.claim_credit == 0, "reward.claim_credit",

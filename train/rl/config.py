@@ -71,7 +71,10 @@ class RewardConfig:
     bonus_scale: float = 0.5
     overlong_buffer: int | None = None
     overlong_penalty: float = 1.0
-    orm: str | None = None          # an outcome reward model folder: not implemented yet, refused when set
+    orm: str | None = None          # an outcome reward model folder (``satori rm``'s model/): adds orm_scale * sigma(z)
+    orm_scale: float = 1.0          # weight of the ORM term
+    orm_workers: int = 1            # reward-model actors (batched scoring), beside the reward workers
+    orm_batch_size: int = 16        # sequences per forward pass of a reward-model actor
     step_scale: float = 0.0         # weight of the verified-steps term (share of true arithmetic claims)
     claim_credit: float = 0.0       # per-token advantage for writing a true (+) or false (-) claim
     verify_timeout: float = 5.0     # seconds per answer check
@@ -181,9 +184,9 @@ class RLConfig(TrainingRunConfig):
         check_learning_rate(self.model.precision, algo.actor_lr, "algo.actor_lr")
         if self.uses_critic:
             check_learning_rate(self.model.precision, algo.critic_lr, "algo.critic_lr")
-        require(self.reward.orm is None, "reward.orm",
-                "not implemented yet: the native PPO driver has no outcome reward model term, so the model "
-                "would be silently ignored; unset reward.orm")
+        require(self.reward.orm is None or (self.reward.orm_scale > 0 and self.reward.orm_workers >= 1
+                                            and self.reward.orm_batch_size >= 1), "reward.orm_scale",
+                "with reward.orm set, orm_scale must be > 0 and orm_workers, orm_batch_size >= 1")
         check_template_key(self.data.template, "data.template")
         require(self.data.train_format == "problems" or not self.data.train.startswith("procedural:"),
                 "data.train_format", "satori-rl reads a file or hub dataset of official RL rows, not procedural problems")

@@ -11,6 +11,8 @@ Departures from the Satori paper, on purpose:
 - An optional verified-steps reward term (``reward.step_scale``) scores the share of the
   response's arithmetic claims that hold, checked exactly by ``satori.claims``; and optional
   per-token claim credit (``reward.claim_credit``, ``train.rl.credit``) on the tokens writing them.
+- The ORM term (``reward.orm``, ``reward.orm_scale``) normalises scores by the running mean and standard
+  deviation of every score of the run (saved in checkpoints), this batch's included.
 - A restart rollout is graded as the whole trajectory, prefix + response: confirming a correct
   prefix without restating its answer keeps it correct, and a wrong answer in the prefix stands
   until the response replaces it.
@@ -31,6 +33,7 @@ import torch
 
 from satori.claims import claim_share, claim_token_marks, find_claims
 from satori.config import format_config, save_config, to_dict
+from satori.orm import RunningNorm
 from satori.run_config import due
 from satori.tokenization import ActionKeepingDecoder
 from satori.tracking import MetricsTracker
@@ -40,10 +43,10 @@ from train.rl.credit import centred_credit
 from train.rl.problem_sets import load_problem_set
 from train.rl.rae import RestartBuffer, RolloutPrompt, encode_rollout_prompt, offline_problems, shorten_to_fit
 from train.rl.resources import place
-from train.rl.satori_rl import load_rl_prompts
-from train.rl.reward import Graded, reward_terms
+from train.rl.reward import Graded, orm_values, reward_terms
 from train.rl.sample_log import RolloutSampleLog
-from train.rl.workers import RewardWorker, RolloutWorker, learner_actor, rendezvous_address
+from train.rl.satori_rl import load_rl_prompts
+from train.rl.workers import RewardModelWorker, RewardWorker, RolloutWorker, learner_actor, rendezvous_address
 from train.checkpoint import TRAINING_STATE_FILE, latest_checkpoint, prune_checkpoints, write_dir_atomically
 
 
@@ -124,6 +127,9 @@ class PPOTrainer:
         self.start_actors(policy_path, critic_path, checkpoint)
         self.counters = {"dropped_too_long": state["dropped_too_long"] if state else 0}
         self.varied_share: float | None = state.get("varied_share") if state else None   # dynamic sampling's last step
+        self.orm_norm = RunningNorm()   # running statistics of the ORM scores (reward.orm)
+        if state and "orm_norm" in state:
+            self.orm_norm.load_state_dict(state["orm_norm"])
 
     # ----------------------------------------------------------------------------- actors
     def start_actors(self, policy_path: str, critic_path: str | None, checkpoint: Path | None) -> None:
@@ -149,12 +155,15 @@ class PPOTrainer:
             for index in range(rollout.num_workers)]
         self.reward_workers = [RewardWorker.options(num_cpus=0).remote(
             config.reward.processes_per_worker, config.reward.verify_timeout) for _ in range(config.reward.workers)]
+        reward = config.reward
+        self.orm_workers = [RewardModelWorker.options(num_cpus=0).remote(reward.orm, reward.orm_batch_size, 1)
+                            for _ in range(reward.orm_workers if reward.orm else 0)]
         self.weights_ref = None  # latest synced weights, re-sent to a restarted rollout worker
         self.weights_version = 0
 
     def shutdown(self) -> None:
         """Stop every actor of this run and release its placement groups (the Ray instance stays up)."""
-        for actor in [*self.learners, *self.rollout_workers, *self.reward_workers]:
+        for actor in [*self.learners, *self.rollout_workers, *self.reward_workers, *self.orm_workers]:
             ray.kill(actor)
         self.placement.remove()
 
@@ -203,13 +212,16 @@ class PPOTrainer:
 
     def grade(self, pairs: list[tuple[str, Any]]) -> list[dict[str, Any]]:
         """Verdicts for ``(response, gold)`` pairs, spread over the reward workers."""
-        n = len(self.reward_workers)
-        shards = [pairs[i::n] for i in range(n)]
-        outs = ray.get([w.grade.remote(s) for w, s in zip(self.reward_workers, shards) if s])
-        verdicts: list[dict[str, Any]] = [{} for _ in pairs]
-        for i, out in enumerate(outs):
-            verdicts[i::n] = out
-        return verdicts
+        return scatter(self.reward_workers, pairs, lambda worker, shard: worker.grade.remote(shard))
+
+    def orm_scores(self, pairs: list[tuple[str, str]]) -> list[float | None]:
+        """``orm_values`` of ``(question, response)`` pairs, scored over the reward-model workers (all None
+        without ``reward.orm``)."""
+        if not self.orm_workers:
+            return [None] * len(pairs)
+        scores = scatter(self.orm_workers, pairs,
+                         lambda worker, shard: worker.score.remote([q for q, _ in shard], [r for _, r in shard]))
+        return orm_values(scores, self.orm_norm)
 
     def sync_weights(self) -> None:
         """Push the learner's weights (in the engines' dtype) to every rollout worker."""
@@ -311,12 +323,13 @@ class PPOTrainer:
         flat = [(p, c) for p, group in zip(prompts, completions) for c in group]
         with timer("reward"):
             verdicts = self.grade([(p.prefix + c["text"], p.gold) for p, c in flat])
+            orm = self.orm_scores([(p.question, p.prefix + c["text"]) for p, c in flat])
         claims = [find_claims(c["text"]) if reward.step_scale or reward.claim_credit else [] for _, c in flat]
         groups: list[list[Sample]] = [[] for _ in prompts]
         for index, ((prompt, completion), verdict) in enumerate(zip(flat, verdicts)):
             correct = verdict["status"] == "correct"
             terms = reward_terms(Graded(correct, prompt.reflect_status, len(completion["token_ids"]),
-                                        rollout.max_new_tokens, claim_share(claims[index])), reward)
+                                        rollout.max_new_tokens, claim_share(claims[index]), orm[index]), reward)
             group = index // rollout.samples_per_prompt
             groups[group].append(Sample(completion["prompt_ids"], completion["token_ids"], completion["logprobs"],
                                         terms["reward/total"], group=group, reflect_status=prompt.reflect_status))
@@ -391,7 +404,7 @@ class PPOTrainer:
             torch.save({
                 "step": self.step, "position": self.stream.position, "buffer": self.buffer.state_dict(),
                 "python_rng": random.getstate(), "dropped_too_long": self.counters["dropped_too_long"],
-                "varied_share": self.varied_share},
+                "varied_share": self.varied_share, "orm_norm": self.orm_norm.state_dict()},
                        tmp / TRAINING_STATE_FILE)
         path = write_dir_atomically(self.run_dir / f"checkpoint-{self.step:06d}", write)
         prune_checkpoints(self.run_dir, self.config.keep_checkpoints)
@@ -444,6 +457,18 @@ class PPOTrainer:
         final = self.run_dir / "final"
         write_dir_atomically(final, lambda tmp: ray.get(self.learners[0].export_policy.remote(str(tmp), self.tokenizer)))
         return final
+
+
+def scatter(workers: list[Any], items: list[Any], submit: Any) -> list[Any]:
+    """Every item's result, in order: ``items`` dealt round-robin over ``workers``, ``submit(worker, shard)``
+    returning the object ref of a shard's results."""
+    n = len(workers)
+    shards = [items[i::n] for i in range(n)]
+    outs = ray.get([submit(worker, shard) for worker, shard in zip(workers, shards) if shard])
+    results: list[Any] = [None] * len(items)
+    for i, out in enumerate(outs):
+        results[i::n] = out
+    return results
 
 
 def stop_if_unstartable(error: Exception, index: int, engine: str) -> None:

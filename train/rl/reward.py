@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from satori.rewards import correctness_reward, overlong_penalty, reflection_bonus, step_reward
+from satori.orm import RunningNorm
+from satori.rewards import correctness_reward, orm_bonus, overlong_penalty, reflection_bonus, step_reward
 from train.rl.config import RewardConfig
 
 
@@ -23,6 +24,7 @@ class Graded:
     length: int = 0                     # response tokens
     max_len: int = 0                    # the response token budget (``rollout.max_new_tokens``)
     claim_share: float | None = None    # ``satori.claims.claim_share`` of the response (None: no claim)
+    orm: float | None = None            # sigma((s - mu) / sigma_s) of its ORM score s (``orm_values``; None: no ORM)
 
 
 @dataclass(frozen=True)
@@ -37,9 +39,18 @@ class Term:
         return self.value(sample, reward) if self.key is None or getattr(reward, self.key) else 0.0
 
 
+def orm_values(scores: list[float], norm: RunningNorm) -> list[float]:
+    """``sigma((s - mu) / sigma_s)`` of each ORM score ``s``, with ``mu``, ``sigma_s`` the running mean and
+    standard deviation of every score so far, this batch's included (``norm`` is updated first)."""
+    norm.update(scores)
+    return [orm_bonus(score, norm.mean, norm.std) for score in scores]
+
+
 def _orm(sample: Graded, reward: RewardConfig) -> float:
-    """Placeholder: no outcome reward model is wired, and ``RLConfig.validate`` refuses ``reward.orm``."""
-    raise NotImplementedError("reward.orm: the outcome reward model term is not implemented")
+    """``orm_scale * sample.orm``; a sample scored by no reward model is refused (the term is on)."""
+    if sample.orm is None:
+        raise ValueError("reward.orm is set but the sample has no ORM score (Graded.orm)")
+    return reward.orm_scale * sample.orm
 
 
 TERMS = (

@@ -1,4 +1,4 @@
-"""Ray actors of the PPO loop: rollout workers, reward workers and learners.
+"""Ray actors of the PPO loop: rollout workers, reward workers, reward-model workers and learners.
 
 The only module of stage two that imports Ray. Each actor wraps a plain class
 (`satori.engines`, `satori.grading.VerifierPool`, `train.rl.learner.Learner`) so the same
@@ -96,6 +96,22 @@ class RewardWorker:
 
     def grade(self, pairs: list[tuple[str, Any]]) -> list[dict[str, Any]]:
         return [verdict.to_dict() for verdict in self.pool.verify_batch(pairs)]
+
+
+@ray.remote(max_restarts=-1)
+class RewardModelWorker:
+    """Scores ``(question, response)`` pairs with an outcome reward model (``satori.orm.RewardModel``), in
+    batches of ``batch_size`` sequences."""
+
+    def __init__(self, path: str, batch_size: int, threads: int | None):
+        from satori.orm import RewardModel
+        from satori.run_config import set_threads
+
+        set_threads(threads)
+        self.model = RewardModel(path, batch_size=batch_size)
+
+    def score(self, questions: list[str], responses: list[str]) -> list[float]:
+        return self.model.score(questions, responses)
 
 
 @ray.remote(num_cpus=0)

@@ -156,6 +156,13 @@ def collate(rows: list[list[Encoded]], pad_id: int) -> dict[str, Any]:
             "num_tokens": sum(len(e) for row in rows for e in row)}
 
 
+def epoch_order(size: int, seed: int, epoch: int) -> list[int]:
+    """``range(size)`` shuffled for ``epoch`` of a run seeded ``seed``: a function of its arguments only."""
+    order = list(range(size))
+    random.Random(seed * 100_003 + epoch).shuffle(order)
+    return order
+
+
 class BatchStream:
     """Deterministic micro-batches: row order reshuffled each epoch from ``seed``.
 
@@ -179,8 +186,7 @@ class BatchStream:
     def micro_batch(self, index: int) -> dict[str, Any]:
         epoch, offset = divmod(index, self.batches_per_epoch)
         if epoch != self._epoch:
-            self._order = list(range(len(self.rows)))
-            random.Random(self.seed * 100_003 + epoch).shuffle(self._order)
+            self._order = epoch_order(len(self.rows), self.seed, epoch)
             self._epoch = epoch
         chosen = self._order[offset * self.batch_size: (offset + 1) * self.batch_size]
         return collate([[self.examples[i] for i in self.rows[r]] for r in chosen], self.pad_id)

@@ -33,7 +33,7 @@ from satori.models import build_tiny_model_and_tokenizer, load_model_and_tokeniz
 from satori.prompts import build_prompt
 from satori.run_config import due, set_threads
 from satori.tracking import MetricsTracker, plot_metrics
-from train.checkpoint import export_model, latest_checkpoint, load_training_state, save_checkpoint
+from train.checkpoint import checkpoint_to_resume, export_model, load_training_state, save_checkpoint
 from train.precision import autocast, param_dtype, training_device
 from train.sft.config import SFTConfig
 from train.sft.data import (IGNORE_INDEX, BatchStream, Demo, Encoded, collate, encode_demos, load_demos,
@@ -83,6 +83,17 @@ def build_optimizer(model: Any, config: SFTConfig, max_steps: int) -> tuple[torc
     return optimizer, scheduler
 
 
+def start_from(trainer: Any, config: Any, checkpoint: Path | None) -> None:
+    """Give ``trainer`` (with ``model``, ``max_steps``, ``run_dir``) its optimizer and schedule, the step and their
+    states restored from ``checkpoint`` (None: step 0), ``resumed_from``, and its metrics tracker; save ``config``."""
+    trainer.optimizer, trainer.scheduler = build_optimizer(trainer.model, config, trainer.max_steps)
+    trainer.step = load_training_state(checkpoint, trainer.optimizer, trainer.scheduler).step if checkpoint else 0
+    trainer.resumed_from = checkpoint
+    trainer.tracker = MetricsTracker(trainer.run_dir, resume_step=trainer.step if checkpoint else None,
+                                     config=config.tracking, run_config=to_dict(config))
+    save_config(config, trainer.run_dir / "config.yaml")
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -120,10 +131,7 @@ class SFTTrainer:
         self.progress = progress
         self.run_dir = Path(config.run_dir)
         set_threads(config.threads)
-        checkpoint = latest_checkpoint(self.run_dir)
-        if checkpoint is not None and not config.resume:
-            raise ConfigError(f"key 'resume': {self.run_dir} already holds {checkpoint.name}; set resume=true "
-                              "to continue it, or choose a new run_dir")
+        checkpoint = checkpoint_to_resume(self.run_dir, config.resume)
         seed_everything(config.seed)
         d = config.data
         self.train_demos, self.val_demos = self.load_documents()
@@ -139,14 +147,7 @@ class SFTTrainer:
         t = config.train
         steps_per_epoch = -(-self.stream.batches_per_epoch // t.grad_accum)
         self.max_steps = config.max_steps or max(1, math.ceil(t.epochs * steps_per_epoch))
-        self.optimizer, self.scheduler = build_optimizer(self.model, config, self.max_steps)
-        self.step = 0
-        if checkpoint is not None:
-            self.step = load_training_state(checkpoint, self.optimizer, self.scheduler).step
-        self.resumed_from = checkpoint
-        self.tracker = MetricsTracker(self.run_dir, resume_step=self.step if checkpoint else None,
-                                      config=config.tracking, run_config=to_dict(config))
-        save_config(config, self.run_dir / "config.yaml")
+        start_from(self, config, checkpoint)
 
     def load_documents(self) -> tuple[list[Demo], list[Demo]]:
         """Train and validation demonstrations (validation holds out whole questions)."""

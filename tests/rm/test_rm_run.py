@@ -1,0 +1,128 @@
+"""`satori rm` end to end: it learns, saves a transformers sequence classifier, and resumes exactly after SIGKILL."""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from satori.tracking import read_metrics
+from train.checkpoint import latest_checkpoint
+
+from rm_labels import write_labels
+
+pytestmark = pytest.mark.slow  # CLI subprocesses training a reward model
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def registered_rm() -> str:
+    """`satori rm`'s module as setup.cfg registers it (the installed metadata may predate it)."""
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "setup.cfg")
+    commands = dict(line.split(" = ") for line in parser["options.entry_points"]["satori.commands"].strip().splitlines())
+    return commands["rm"]
+
+
+RUNNER = ("import sys; from importlib.metadata import EntryPoint; from satori.cli import main; "
+          f"sys.exit(main(sys.argv[1:], [EntryPoint('rm', {registered_rm()!r}, 'satori.commands')]))")
+
+
+def command(run_dir: Path, policy: Path, labels: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-c", RUNNER, "rm", str(ROOT / "configs" / "rm_tiny.yaml"), f"run_dir={run_dir}",
+            f"data.policy={policy}", f"data.train_file={labels / 'train.jsonl'}",
+            f"data.eval_file={labels / 'eval.jsonl'}", "data.train_size=24", "data.eval_size=8",
+            "data.max_length=96", "train.batch_size=4", "threads=1", "optim.warmup_steps=2",
+            "tracking.tensorboard=false", *extra, "--no-progress"]
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "TOKENIZERS_PARALLELISM": "false"}
+
+
+@pytest.fixture
+def labels(tmp_path) -> Path:
+    folder = tmp_path / "labels"
+    folder.mkdir()
+    write_labels(folder / "train.jsonl", 24)
+    write_labels(folder / "eval.jsonl", 8, offset=40)     # held-out sums
+    return folder
+
+
+def logged_steps(run_dir: Path) -> list[int]:
+    path = run_dir / "metrics.jsonl"
+    return [r["step"] for r in read_metrics(path) if "loss/train" in r] if path.exists() else []
+
+
+def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path, tiny_policy_dir, labels):
+    steps = ["max_steps=12", "checkpoint_every=4", "eval_every=4", "keep_checkpoints=3"]
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    done = subprocess.run(command(straight, tiny_policy_dir, labels, *steps), env=env(), capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    process = subprocess.Popen(command(killed, tiny_policy_dir, labels, *steps), env=env(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 400
+    while not (logged_steps(killed) and max(logged_steps(killed)) >= 6):   # past checkpoint 4, before 8
+        assert process.poll() is None and time.monotonic() < deadline, "run ended before it could be killed"
+        time.sleep(0.002)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert latest_checkpoint(killed).name == "checkpoint-000004"
+    assert not (killed / "model").exists()
+
+    resumed = subprocess.run(command(killed, tiny_policy_dir, labels, *steps), env=env(), capture_output=True,
+                             text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming from" in resumed.stdout
+    expected, actual = load_file(straight / "model" / "model.safetensors"), load_file(killed / "model" / "model.safetensors")
+    assert expected.keys() == actual.keys() and any(name.startswith("score") for name in expected)
+    for name in expected:
+        assert torch.equal(expected[name], actual[name]), name
+    assert logged_steps(killed) == list(range(1, 13))
+    losses = [[r["loss/train"] for r in read_metrics(run / "metrics.jsonl") if "loss/train" in r]
+              for run in (straight, killed)]
+    assert losses[0] == losses[1]
+    assert json.loads((killed / "summary.json").read_text()) == json.loads((straight / "summary.json").read_text())
+
+
+@pytest.mark.parametrize("loss", ["bt", "bce"])
+def test_it_learns_and_saves_a_transformers_sequence_classifier(tmp_path, tiny_policy_dir, labels, loss):
+    from transformers import AutoModelForSequenceClassification
+
+    run = tmp_path / "run"
+    done = subprocess.run(command(run, tiny_policy_dir, labels, f"train.loss={loss}", "max_steps=40",
+                                  "eval_every=20", "checkpoint_every=40", "optim.lr=2e-3"),
+                          env=env(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["step"] == 40
+    assert summary["eval/pairwise_accuracy"] >= 0.9 and summary["eval/auc"] >= 0.9    # "Right." vs "Wrong."
+    assert summary["eval/best_of_n"] == 1.0 and summary["eval/mean_accuracy"] == 0.5
+    model = AutoModelForSequenceClassification.from_pretrained(run / "model")
+    assert model.config.num_labels == 1 and type(model).__name__ == "Qwen2ForSequenceClassification"
+    meta = json.loads((run / "model" / "satori.json").read_text())
+    assert meta["stage"] == "rm" and meta["template"] == "satori" and meta["loss"] == loss
+
+
+def test_a_label_set_without_pairs_is_refused_with_the_file_named(tmp_path, tiny_policy_dir):
+    folder = tmp_path / "labels"
+    folder.mkdir()
+    row = {"id": "p", "question": "What is 1 + 1?", "gold": "2",
+           "samples": [{"text": "\\boxed{2}", "correct": True}, {"text": "\\boxed{2} ok", "correct": True}]}
+    for name in ("train.jsonl", "eval.jsonl"):
+        (folder / name).write_text(json.dumps(row) + "\n")
+    done = subprocess.run(command(tmp_path / "run", tiny_policy_dir, folder, "data.train_size=1", "data.eval_size=1"),
+                          env=env(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2
+    assert "train.jsonl: no training pairs" in done.stderr and "train.loss=bce" in done.stderr

@@ -1,0 +1,1 @@
+"""Outcome reward model: label sets from a policy's graded samples, and `satori rm` training."""
