@@ -13,7 +13,7 @@ import pytest
 from satori.cli import GROUP, CommandUnavailable, help_line, load_command, main, registered
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPECTED = ("grade", "synth", "pretrain", "sft", "rl", "eval", "run", "teach", "view")
+EXPECTED = ("grade", "synth", "pretrain", "sft", "rl", "eval", "run", "teach", "rm", "view")
 STAGE_PACKAGES = ("train", "eval", "data_synthesis")
 
 
