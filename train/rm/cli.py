@@ -11,7 +11,7 @@ import argparse
 
 from satori.stage_cli import add_config_arguments, load_stage_config, reports_errors
 
-HELP = "train an outcome reward model on a policy's verifier-graded samples"
+HELP = "train an outcome reward model on graded samples"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
