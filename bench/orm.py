@@ -63,7 +63,8 @@ def main() -> None:
     from satori.io import atomic_write_json
     from train.rm.config import RMConfig
     from train.rm.labels import label_stats, read_labels
-    from train.rm.trainer import FINAL_MODEL_DIR, RMTrainer, ensure_labels
+    from train.rm.trainer import RMTrainer, ensure_labels
+    from train.sft.trainer import FINAL_MODEL_DIR
 
     config = load_config(RMConfig, args.config, [f"data.policy={args.policy}", f"run_dir={args.run_dir}",
                                                  *args.overrides], section="rm")

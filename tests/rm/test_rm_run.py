@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import configparser
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +15,7 @@ from safetensors.torch import load_file
 from satori.tracking import read_metrics
 from train.checkpoint import latest_checkpoint
 
+from kill_resume import env, kill_after_step, logged_steps
 from rm_labels import write_labels
 
 pytestmark = pytest.mark.slow  # CLI subprocesses training a reward model
@@ -45,10 +43,6 @@ def command(run_dir: Path, policy: Path, labels: Path, *extra: str) -> list[str]
             "tracking.tensorboard=false", *extra, "--no-progress"]
 
 
-def env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT), "TOKENIZERS_PARALLELISM": "false"}
-
-
 @pytest.fixture
 def labels(tmp_path) -> Path:
     folder = tmp_path / "labels"
@@ -56,11 +50,6 @@ def labels(tmp_path) -> Path:
     write_labels(folder / "train.jsonl", 24)
     write_labels(folder / "eval.jsonl", 8, offset=40)     # held-out sums
     return folder
-
-
-def logged_steps(run_dir: Path) -> list[int]:
-    path = run_dir / "metrics.jsonl"
-    return [r["step"] for r in read_metrics(path) if "loss/train" in r] if path.exists() else []
 
 
 def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path, tiny_policy_dir, labels):
@@ -72,12 +61,7 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path, tiny_policy_dir,
 
     process = subprocess.Popen(command(killed, tiny_policy_dir, labels, *steps), env=env(),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 400
-    while not (logged_steps(killed) and max(logged_steps(killed)) >= 6):   # past checkpoint 4, before 8
-        assert process.poll() is None and time.monotonic() < deadline, "run ended before it could be killed"
-        time.sleep(0.002)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    kill_after_step(process, killed, 6, timeout=400)   # past checkpoint 4, before 8
     assert latest_checkpoint(killed).name == "checkpoint-000004"
     assert not (killed / "model").exists()
 

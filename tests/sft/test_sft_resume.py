@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +14,7 @@ from safetensors.torch import load_file
 from satori.tracking import read_metrics
 from train.checkpoint import latest_checkpoint
 
+from kill_resume import env, kill_after_step, logged_steps
 from sft_demos import write_demos
 
 pytestmark = pytest.mark.slow  # CLI subprocesses training SFT
@@ -33,15 +31,6 @@ def command(run_dir: Path, demos: Path) -> list[str]:
             "tracking.tensorboard=false", "--no-progress"]
 
 
-def env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT), "TOKENIZERS_PARALLELISM": "false"}
-
-
-def logged_steps(run_dir: Path) -> list[int]:
-    path = run_dir / "metrics.jsonl"
-    return [r["step"] for r in read_metrics(path) if "loss/train" in r] if path.exists() else []
-
-
 def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
     demos = write_demos(tmp_path / "demos.jsonl", 48)
     straight, killed = tmp_path / "straight", tmp_path / "killed"
@@ -49,12 +38,7 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
 
     process = subprocess.Popen(command(killed, demos), env=env(), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 240
-    while not (logged_steps(killed) and max(logged_steps(killed)) >= 6):  # past checkpoint 4, before 8
-        assert process.poll() is None and time.monotonic() < deadline, "run ended before it could be killed"
-        time.sleep(0.002)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    kill_after_step(process, killed, 6, timeout=240)  # past checkpoint 4, before 8
     assert latest_checkpoint(killed).name == "checkpoint-000004"
     assert max(logged_steps(killed)) > 4  # work after the checkpoint is lost and redone
     assert not (killed / "model").exists()

@@ -32,21 +32,19 @@ import torch
 from tqdm.auto import tqdm
 
 from satori.config import ConfigError, format_config
-from satori.io import DataError, atomic_write_json
+from satori.io import DataError
 from satori.orm import batched_scores, encode_pair, last_token_scores
 from satori.prompts import build_prompt
 from satori.run_config import due, set_threads
-from satori.tracking import plot_metrics
 from train.algorithms.reward_losses import RM_LOSSES
-from train.checkpoint import checkpoint_to_resume, export_model, save_checkpoint
+from train.checkpoint import checkpoint_to_resume, save_checkpoint
 from train.precision import autocast, param_dtype, training_device
 from train.rm.config import RMConfig
 from train.rm.labels import (LabelledProblem, build_labels, label_stats, labelled_points, preference_pairs,
                              read_labels)
 from train.sft.data import epoch_order
-from train.sft.trainer import seed_everything, start_from
+from train.sft.trainer import finish_run, seed_everything, start_from
 
-FINAL_MODEL_DIR = "model"
 PLOT_KEYS = ["loss/train", "eval/pairwise_accuracy+eval/auc", "eval/best_of_n+eval/mean_accuracy"]
 
 
@@ -238,14 +236,7 @@ class RMTrainer:
         bar.close()
         if not final:  # resumed after the last step's checkpoint
             final = self.evaluate()
-        self.tracker.flush()
-        export_model(self.run_dir / FINAL_MODEL_DIR, self.model, self.tokenizer, self.meta)
-        plot_metrics(self.tracker.path, c.tracking.plot_keys or PLOT_KEYS, self.run_dir / "loss.png",
-                     title=f"rm {self.run_dir.name}")
-        atomic_write_json(self.run_dir / "summary.json", {"step": self.step, **final})
-        self.tracker.close()
-        print(f"rm: done at step {self.step}: {final}; model in {self.run_dir / FINAL_MODEL_DIR}", flush=True)
-        return final
+        return finish_run(self, "rm", c.tracking.plot_keys or PLOT_KEYS, final)
 
     def save(self) -> Path:
         self.tracker.flush()

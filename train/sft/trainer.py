@@ -94,6 +94,20 @@ def start_from(trainer: Any, config: Any, checkpoint: Path | None) -> None:
     save_config(config, trainer.run_dir / "config.yaml")
 
 
+def finish_run(trainer: Any, stage: str, plot_keys: Any, summary: dict[str, Any]) -> dict[str, Any]:
+    """End ``trainer``'s run (with ``model``, ``tokenizer``, ``meta``, ``run_dir``, ``step``, ``tracker``): export
+    the final model, plot ``plot_keys``, write ``summary.json`` with ``summary``, close the tracker; returns
+    ``summary``."""
+    run_dir = trainer.run_dir
+    trainer.tracker.flush()
+    export_model(run_dir / FINAL_MODEL_DIR, trainer.model, trainer.tokenizer, trainer.meta)
+    plot_metrics(trainer.tracker.path, plot_keys, run_dir / "loss.png", title=f"{stage} {run_dir.name}")
+    atomic_write_json(run_dir / "summary.json", {"step": trainer.step, **summary})
+    trainer.tracker.close()
+    print(f"{stage}: done at step {trainer.step}: {summary}; model in {run_dir / FINAL_MODEL_DIR}", flush=True)
+    return summary
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -224,13 +238,8 @@ class SFTTrainer:
                 self.save()
         bar.close()
         self.tracker.flush()
-        export_model(self.run_dir / FINAL_MODEL_DIR, self.model, self.tokenizer, self.meta)
-        plot_metrics(self.tracker.path, c.tracking.plot_keys or LOSS_PLOT_KEYS, self.run_dir / "loss.png", title=f"{self.stage} {self.run_dir.name}")
-        summary = final or _last_eval(self.tracker.path)
-        atomic_write_json(self.run_dir / "summary.json", {"step": self.step, **summary})
-        self.tracker.close()
-        print(f"{self.stage}: done at step {self.step}: {summary}; model in {self.run_dir / FINAL_MODEL_DIR}", flush=True)
-        return summary
+        return finish_run(self, self.stage, c.tracking.plot_keys or LOSS_PLOT_KEYS,
+                          final or _last_eval(self.tracker.path))
 
     def save(self) -> Path:
         self.tracker.flush()
