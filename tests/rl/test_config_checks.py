@@ -53,3 +53,9 @@ def test_rollout_workers_split_the_runs_threads(threads, workers, each):
 
 def test_rollout_workers_keep_torchs_default_threads_when_threads_is_null():
     assert load_config(RLConfig, None, ["threads=null", "rollout.num_workers=2"]).rollout_threads is None
+
+
+def test_a_negative_eval_size_names_the_key():
+    with pytest.raises(ConfigError, match=r"data.eval_size.*0: no in-run evaluation"):
+        load_config(RLConfig, None, ["data.eval_size=-1"])
+    assert load_config(RLConfig, None, ["data.eval_size=0"]).data.eval_size == 0

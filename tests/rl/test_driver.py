@@ -272,3 +272,22 @@ def test_every_zero_evaluates_and_checkpoints_only_at_the_ends(tmp_path, tiny_po
         ray.shutdown()
     assert [row["step"] for row in metric_rows(tmp_path) if "eval/accuracy" in row] == [0, 3]
     assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == ["checkpoint-000003"]
+
+
+def test_eval_size_zero_runs_no_in_run_evaluation(tmp_path, tiny_policy_dir):
+    """``data.eval_size: 0`` spends no time on in-run evaluation (a benchmark evaluates afterwards)."""
+    import ray
+
+    from train.rl.driver import PPOTrainer
+
+    config = load_config(RLConfig, None, [f"run_dir={tmp_path}", f"model.policy={tiny_policy_dir}", *SMALL,
+                                          "rae.enabled=false", "max_steps=2", "eval_every=1", "data.eval_size=0"])
+    trainer = PPOTrainer(config)
+    try:
+        assert trainer.train() == {}
+    finally:
+        trainer.shutdown()
+        ray.shutdown()
+    rows = metric_rows(tmp_path)
+    assert [row["step"] for row in rows] == [1, 2] and not any("eval/accuracy" in row for row in rows)
+    assert (tmp_path / "final" / "config.json").is_file()

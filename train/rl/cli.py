@@ -37,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     from train.rl.driver import run as run_ppo
 
     metrics = run_ppo(config)
-    print("final evaluation:", ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
+    if metrics:
+        print("final evaluation:", ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
     return 0
 
 

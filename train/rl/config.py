@@ -31,7 +31,7 @@ class RLDataConfig:
     train_format: Literal["problems", "satori-rl"] = "problems"  # satori-rl: official RL rows (train.rl.satori_rl)
     eval: str = "procedural:arith,fractions,linear"
     train_size: int = 4000
-    eval_size: int = 200
+    eval_size: int = 200                        # in-run greedy evaluation problems (0: none)
     difficulty: int = 1
     template: str = "satori"
     max_prompt_len: int = 256
@@ -187,6 +187,7 @@ class RLConfig(TrainingRunConfig):
         require(self.reward.orm is None or (self.reward.orm_scale > 0 and self.reward.orm_workers >= 1
                                             and self.reward.orm_batch_size >= 1), "reward.orm_scale",
                 "with reward.orm set, orm_scale must be > 0 and orm_workers, orm_batch_size >= 1")
+        require(self.data.eval_size >= 0, "data.eval_size", "must be >= 0 (0: no in-run evaluation)")
         check_template_key(self.data.template, "data.template")
         require(self.data.train_format == "problems" or not self.data.train.startswith("procedural:"),
                 "data.train_format", "satori-rl reads a file or hub dataset of official RL rows, not procedural problems")

@@ -111,7 +111,8 @@ class PPOTrainer:
         else:
             self.train_problems = load_problem_set(data.train, data.train_size, "train", config.seed, data.difficulty)
             self.train_prompts = [RolloutPrompt.plain(p) for p in self.train_problems]
-        self.eval_problems = load_problem_set(data.eval, data.eval_size, "test", config.seed + 1, data.difficulty)
+        self.eval_problems = (load_problem_set(data.eval, data.eval_size, "test", config.seed + 1, data.difficulty)
+                              if data.eval_size > 0 else [])
         self.stream = ProblemStream(self.train_prompts, config.seed, state["position"] if state else 0)
         rae = config.rae
         self.buffer = RestartBuffer(rae.buffer_size, rae.min_backtrack, rae.max_backtrack, config.seed)
@@ -411,7 +412,7 @@ class PPOTrainer:
         return path
 
     def train(self) -> dict[str, float]:
-        """Run to ``max_steps``; returns the last evaluation's metrics."""
+        """Run to ``max_steps``; returns the last evaluation's metrics (none with ``data.eval_size: 0``)."""
         config = self.config
         from tqdm import tqdm
 
@@ -419,13 +420,14 @@ class PPOTrainer:
         if self.step == 0:
             if config.rae.enabled and config.rae.offline_samples > 0:
                 self.seed_restart_buffer()
-            last_eval = self.evaluate()
-            self.tracker.log(0, last_eval)
+            if self.eval_problems:
+                last_eval = self.evaluate()
+                self.tracker.log(0, last_eval)
         bar = tqdm(total=config.max_steps, initial=self.step, desc="ppo", unit="step")
         while self.step < config.max_steps:
             metrics = self.train_step()
             self.step += 1
-            if due(self.step, config.eval_every, config.max_steps):
+            if self.eval_problems and due(self.step, config.eval_every, config.max_steps):
                 last_eval = self.evaluate()
                 metrics.update(last_eval)
             self.tracker.log(self.step, metrics)
