@@ -1,8 +1,10 @@
 import json
+import os
+import stat
 
 import pytest
 
-from satori.io import DataError, JsonlAppender, atomic_write_json, read_jsonl
+from satori.io import DataError, JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
 
 
 def test_atomic_write_leaves_no_temp_files(tmp_path):
@@ -10,6 +12,18 @@ def test_atomic_write_leaves_no_temp_files(tmp_path):
     atomic_write_json(tmp_path / "a.json", {"x": 2})
     assert json.loads((tmp_path / "a.json").read_text()) == {"x": 2}
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_atomic_write_gives_the_mode_a_plain_write_would(tmp_path):
+    old = os.umask(0o027)
+    try:
+        atomic_write_text(tmp_path / "page.html", "<p>hi</p>")
+        with open(tmp_path / "plain.html", "w") as handle:
+            handle.write("<p>hi</p>")
+    finally:
+        os.umask(old)
+    mode = lambda name: stat.S_IMODE((tmp_path / name).stat().st_mode)  # noqa: E731
+    assert mode("page.html") == mode("plain.html") == 0o640
 
 
 def test_read_jsonl_names_file_and_line(tmp_path):
