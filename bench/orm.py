@@ -10,8 +10,9 @@ RL problems), the verifier grades them (label building is resumable and timed ap
 trains and is timed. On the held-out problems' 8 samples it reports: pairwise accuracy and AUC; pass@1 (the
 mean share of correct samples: what one sample scores on average); a random pick (one sample per problem,
 seeded: the same expectation, measured); ORM best-of-8 (the top-scored sample); ORM-weighted vote
-(``sigmoid(score)``-weighted majority over extracted answers); maj@8 and pass@8 for scale. Prints a table and
-writes ``bench/results/orm.json``.
+(``sigmoid(score)``-weighted majority over extracted answers); maj@8 and pass@8 for scale. Beside the ORM, the
+same numbers for the policy's own confidence (each sample's mean token log-probability under ``data.policy``,
+no training), the baseline a trained ORM should beat. Prints a table and writes ``bench/results/orm.json``.
 """
 
 from __future__ import annotations
@@ -50,6 +51,31 @@ def rerank_numbers(rows, scores, seed: int) -> dict[str, float]:
     }
 
 
+def policy_confidence(policy: str, rows, template: str, threads: int | None) -> list[list[float]]:
+    """Each sample's mean token log-probability under ``policy`` (its prompt in ``template``), per problem."""
+    import torch
+
+    from satori.models import load_model_and_tokenizer
+    from satori.prompts import build_prompt
+    from satori.run_config import set_threads
+
+    set_threads(threads)
+    model, tokenizer, _ = load_model_and_tokenizer(policy)
+    model.eval()
+    scores = []
+    for row in rows:
+        prompt = tokenizer.encode(build_prompt(row.question, template, tokenizer), add_special_tokens=False)
+        mine = []
+        for sample in row.samples:
+            response = tokenizer.encode(sample["text"], add_special_tokens=False)
+            ids = torch.tensor([prompt + response])
+            with torch.no_grad():
+                logprobs = torch.log_softmax(model(input_ids=ids).logits[0, len(prompt) - 1:-1].float(), -1)
+            mine.append(logprobs.gather(-1, ids[0, len(prompt):, None]).mean().item())
+        scores.append(mine)
+    return scores
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--policy", default="runs/quickstart/sft/model", help="the format-tuned (SFT) model folder")
@@ -79,17 +105,21 @@ def main() -> None:
     rows = read_labels(eval_path)
     complete = [row for row in rows if len(row.samples) == config.data.samples]
     numbers = rerank_numbers(complete, trainer.score_rows(complete), config.seed)
+    confidence = rerank_numbers(complete, policy_confidence(args.policy, complete, config.data.template,
+                                                            config.threads), config.seed)
     result = {"policy": args.policy, "model": str(Path(config.run_dir) / FINAL_MODEL_DIR),
               "train_labels": label_stats(read_labels(train_path)), "eval_labels": label_stats(rows),
               "label_seconds": round(label_seconds, 1), "train_seconds": round(train_seconds, 1),
               "steps": trainer.step, "threads": config.threads, "final_eval": final, "held_out": numbers,
+              "policy_confidence": confidence,
               "config": to_dict(config)}
     atomic_write_json(args.out, result)
     print(f"\nORM on {numbers['problems']} held-out problems x {numbers['samples_per_problem']} samples "
           f"(trained {trainer.step} steps in {train_seconds:.0f} s; labels {label_seconds:.0f} s)")
-    print("| metric | value |\n|---|---|")
+    print("| metric | ORM | policy confidence |\n|---|---|---|")
     for key, value in numbers.items():
-        print(f"| {key} | {value:.3f} |" if isinstance(value, float) else f"| {key} | {value} |")
+        print(f"| {key} | {value:.3f} | {confidence[key]:.3f} |" if isinstance(value, float)
+              else f"| {key} | {value} | {confidence[key]} |")
     print(f"wrote {args.out}")
 
 
