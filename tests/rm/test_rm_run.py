@@ -52,8 +52,9 @@ def labels(tmp_path) -> Path:
     return folder
 
 
-def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path, tiny_policy_dir, labels):
-    steps = ["max_steps=12", "checkpoint_every=4", "eval_every=4", "keep_checkpoints=3"]
+@pytest.mark.parametrize("score", ["head", "likelihood"])
+def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path, tiny_policy_dir, labels, score):
+    steps = ["max_steps=12", "checkpoint_every=4", "eval_every=4", "keep_checkpoints=3", f"model.score={score}"]
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     done = subprocess.run(command(straight, tiny_policy_dir, labels, *steps), env=env(), capture_output=True,
                           text=True, timeout=600)
@@ -70,7 +71,8 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path, tiny_policy_dir,
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resuming from" in resumed.stdout
     expected, actual = load_file(straight / "model" / "model.safetensors"), load_file(killed / "model" / "model.safetensors")
-    assert expected.keys() == actual.keys() and any(name.startswith("score") for name in expected)
+    assert expected.keys() == actual.keys()
+    assert any(name.startswith("score") for name in expected) == (score == "head")   # a head, or the LM itself
     for name in expected:
         assert torch.equal(expected[name], actual[name]), name
     assert logged_steps(killed) == list(range(1, 13))
@@ -85,8 +87,8 @@ def test_it_learns_and_saves_a_transformers_sequence_classifier(tmp_path, tiny_p
     from transformers import AutoModelForSequenceClassification
 
     run = tmp_path / "run"
-    done = subprocess.run(command(run, tiny_policy_dir, labels, f"train.loss={loss}", "max_steps=40",
-                                  "eval_every=20", "checkpoint_every=40", "optim.lr=2e-3"),
+    done = subprocess.run(command(run, tiny_policy_dir, labels, "model.score=head", f"train.loss={loss}",
+                                  "max_steps=40", "eval_every=20", "checkpoint_every=40", "optim.lr=2e-3"),
                           env=env(), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((run / "summary.json").read_text())
@@ -110,3 +112,37 @@ def test_a_label_set_without_pairs_is_refused_with_the_file_named(tmp_path, tiny
                           env=env(), capture_output=True, text=True, timeout=600)
     assert done.returncode == 2
     assert "train.jsonl: no training pairs" in done.stderr and "train.loss=bce" in done.stderr
+
+
+def test_a_likelihood_reward_model_learns_and_scores_as_it_was_evaluated(tmp_path, tiny_policy_dir, labels):
+    from transformers import AutoModelForCausalLM
+
+    from eval.rerank import pairwise_accuracy
+    from satori.orm import RewardModel
+    from train.rm.labels import read_labels
+
+    run = tmp_path / "run"
+    done = subprocess.run(command(run, tiny_policy_dir, labels, "model.score=likelihood", "max_steps=40",
+                                  "eval_every=0", "checkpoint_every=40", "optim.lr=2e-3"),
+                          env=env(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["eval/pairwise_accuracy"] >= 0.9 and summary["eval/best_of_n"] == 1.0    # "Right." vs "Wrong."
+    meta = json.loads((run / "model" / "satori.json").read_text())
+    assert meta["score"] == "likelihood" and meta["score_scale"] == 10.0
+    assert type(AutoModelForCausalLM.from_pretrained(run / "model")).__name__ == "Qwen2ForCausalLM"
+    rows = read_labels(labels / "eval.jsonl")
+    orm = RewardModel(str(run / "model"))
+    scores = [orm.score([row.question] * len(row.samples), [s["text"] for s in row.samples]) for row in rows]
+    accuracy = pairwise_accuracy([(sc, [s["correct"] for s in row.samples]) for sc, row in zip(scores, rows)])
+    assert accuracy == pytest.approx(summary["eval/pairwise_accuracy"])
+
+
+def test_a_likelihood_score_with_the_pointwise_loss_is_refused():
+    from satori.config import ConfigError, load_config
+    from train.rm.config import RMConfig
+
+    with pytest.raises(ConfigError, match=r"train.loss.*train.loss=bt"):
+        load_config(RMConfig, None, ["model.score=likelihood", "train.loss=bce"])
+    with pytest.raises(ConfigError, match="model.score"):
+        load_config(RMConfig, None, ["model.score=mean"])

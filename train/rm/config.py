@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from satori.config import require
+from satori.orm import SCORES
 from satori.prompts import check_template_key
 from satori.run_config import TrainingRunConfig
 from satori.tracking import TrackingConfig
@@ -62,11 +63,19 @@ class RMDataConfig:
 
 @dataclass
 class RMModelConfig:
-    """``source``: the backbone (an HF causal-LM folder or hub name; null: ``data.policy``), which gets a
-    fresh one-output ``score`` head. ``precision``: see :mod:`train.precision`."""
+    """``source``: the backbone (an HF causal-LM folder or hub name; null: ``data.policy``). ``score`` (see
+    :mod:`satori.orm`): ``head``, a fresh one-output head on the last token (a sequence classifier), or
+    ``likelihood``, ``score_scale`` times the mean log-probability of the response under the backbone itself
+    (a causal LM, trained with ``train.loss: bt``). ``precision``: see :mod:`train.precision`."""
 
     source: str | None = None
+    score: Literal["head", "likelihood"] = "head"
+    score_scale: float = 10.0
     precision: Precision = "fp32"
+
+    def validate(self) -> None:
+        require(self.score in SCORES, "model.score", f"must be one of {', '.join(SCORES)}")
+        require(self.score_scale > 0, "model.score_scale", "must be > 0")
 
 
 @dataclass
@@ -113,6 +122,9 @@ class RMConfig(TrainingRunConfig):
 
     def validate(self) -> None:
         check_learning_rate(self.model.precision, self.optim.lr, "optim.lr")
+        require(self.model.score == "head" or self.train.loss == "bt", "train.loss",
+                "a likelihood score (model.score: likelihood) is a log-probability, not a logit: train it with "
+                "train.loss=bt")
 
     @property
     def backbone(self) -> str:

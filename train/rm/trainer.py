@@ -1,4 +1,4 @@
-"""Outcome reward model training: a causal LM with a scalar head on a policy's graded samples.
+"""Outcome reward model training: a causal LM scoring a policy's graded samples.
 
 Run it with::
 
@@ -6,16 +6,18 @@ Run it with::
 
 First the label sets (``train.rm.labels``): ``data.policy`` samples ``data.samples`` completions of each
 problem, the verifier grades them (``RUN/labels/train.jsonl`` from the train split, ``eval.jsonl`` from
-the held-out split; both resumable). Then the model: ``data.policy`` (or ``model.source``) as a
-transformers sequence-classification model with a fresh one-output head, scoring prompt + response at the
-response's last token (``satori.orm``). Loss ``bt``: Bradley-Terry over (correct, incorrect) pairs of one
-problem; ``bce``: binary cross-entropy of each sample's verdict. The prompt is read, never scored: only
-the last response token's score enters a loss, and there is no language-model loss (nor packing).
+the held-out split; both resumable). Then the model: ``data.policy`` (or ``model.source``) scoring prompt +
+response (``satori.orm``): with ``model.score: head``, as a transformers sequence-classification model with a
+fresh one-output head on the response's last token; with ``model.score: likelihood``, as the causal LM it is,
+by the scaled mean log-probability of the response. Loss ``bt``: Bradley-Terry over (correct, incorrect)
+pairs of one problem; ``bce``: binary cross-entropy of each sample's verdict (``head`` only). The prompt is
+read, never scored, and there is no language-model loss (nor packing).
 
 Every ``eval_every`` steps: pairwise accuracy, AUC, best-of-n accuracy on the held-out labels. The run
 folder gets ``labels/``, ``checkpoint-NNNNNN/`` (HF folder + training state; a killed run resumes exactly),
-``model/`` (loads with ``AutoModelForSequenceClassification``; ``reward.orm`` and ``satori eval --rerank``
-take it), ``metrics.jsonl``, ``summary.json`` and ``loss.png``.
+``model/`` (loads with ``AutoModelForSequenceClassification``, or ``AutoModelForCausalLM`` for a likelihood
+score; ``reward.orm`` and ``satori eval --rerank`` take it), ``metrics.jsonl``, ``summary.json`` and
+``loss.png``.
 
 Departures from the paper: the paper does not say how its ORM was trained; this follows the usual
 Bradley-Terry recipe with pairs drawn within a problem (``data.max_pairs_per_problem`` per problem).
@@ -33,7 +35,7 @@ from tqdm.auto import tqdm
 
 from satori.config import ConfigError, format_config
 from satori.io import DataError
-from satori.orm import batched_scores, encode_pair, last_token_scores
+from satori.orm import Scorer, batched_scores, encode_scored
 from satori.prompts import build_prompt
 from satori.run_config import due, set_threads
 from train.algorithms.reward_losses import RM_LOSSES
@@ -96,9 +98,10 @@ def ensure_labels(config: RMConfig, progress: bool = True, which: tuple[str, ...
     return paths["train"], paths["eval"]
 
 
-def load_reward_backbone(source: str, checkpoint: Path | None) -> tuple[Any, Any, dict[str, Any]]:
-    """The model to train: the resumed checkpoint, or ``source`` with a fresh one-output score head."""
-    from transformers import AutoModelForSequenceClassification
+def load_reward_backbone(source: str, checkpoint: Path | None, score: str = "head") -> tuple[Any, Any, dict[str, Any]]:
+    """The model to train: the resumed checkpoint, or ``source``: with a fresh one-output score head for a
+    ``head`` score, as the causal LM it is for a ``likelihood`` score."""
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
     from satori.models import finish_loading, load_tokenizer, read_satori_meta, resolve_source
 
@@ -107,8 +110,11 @@ def load_reward_backbone(source: str, checkpoint: Path | None) -> tuple[Any, Any
         raise ConfigError("key 'model.source': a reward model starts from a Hugging Face folder or hub name, "
                           f"not a GGUF file ({source}); convert it with `satori sft` first")
     tokenizer = load_tokenizer(folder)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=1, pad_token_id=pad)
+    if score == "likelihood":
+        model = AutoModelForCausalLM.from_pretrained(folder)
+    else:
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=1, pad_token_id=pad)
     previous = read_satori_meta(folder) if Path(folder).is_dir() else {}
     meta = {"source": previous.get("source", source), "gguf_file": None,
             "added_tokens": list(previous.get("added_tokens", []))}
@@ -127,9 +133,12 @@ class RMTrainer:
         self.train_rows, self.eval_rows = read_labels(train_path), read_labels(eval_path)
         seed_everything(config.seed)
         d = config.data
-        self.model, self.tokenizer, self.meta = load_reward_backbone(config.backbone, checkpoint)
-        self.model = self.model.to(training_device(), param_dtype(config.model.precision)).train()
-        self.meta.update(stage="rm", template=d.template, max_length=d.max_length, loss=config.train.loss)
+        m = config.model
+        self.model, self.tokenizer, self.meta = load_reward_backbone(config.backbone, checkpoint, m.score)
+        self.model = self.model.to(training_device(), param_dtype(m.precision)).train()
+        self.scorer = Scorer(m.score, m.score_scale)
+        self.meta.update(stage="rm", template=d.template, max_length=d.max_length, loss=config.train.loss,
+                         score=m.score, score_scale=m.score_scale)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
         self.examples = self.encode_examples()
         t = config.train
@@ -137,12 +146,14 @@ class RMTrainer:
         self.max_steps = config.max_steps or max(1, math.ceil(t.epochs * self.batches_per_epoch))
         start_from(self, config, checkpoint)
 
-    def encode(self, question: str, response: str) -> list[int]:
+    def encode(self, question: str, response: str) -> tuple[list[int], int]:
+        """Prompt + response ids (the last ``data.max_length``) and how many of them are the response's."""
         prompt = build_prompt(question, self.config.data.template, self.tokenizer)
-        return encode_pair(self.tokenizer, prompt, response, self.config.data.max_length)
+        return encode_scored(self.tokenizer, prompt, response, self.config.data.max_length)
 
-    def encode_examples(self) -> list[tuple[list[int], list[int] | float]]:
-        """Training examples: ``(chosen_ids, rejected_ids)`` pairs for ``bt``, ``(ids, label)`` for ``bce``."""
+    def encode_examples(self) -> list[tuple[Any, Any]]:
+        """Training examples: ``(chosen, rejected)`` pairs for ``bt``, ``(encoded, label)`` for ``bce``, each
+        encoded sample :meth:`encode`'s ``(ids, response_length)``."""
         c = self.config
         if c.train.loss == "bt":
             examples = [(self.encode(q, good), self.encode(q, bad))
@@ -155,22 +166,22 @@ class RMTrainer:
                             "data.train_size, or use train.loss=bce")
         return examples
 
-    def batch(self, step: int) -> list[tuple[list[int], Any]]:
+    def batch(self, step: int) -> list[tuple[Any, Any]]:
         """The examples of optimizer step ``step`` (0-based): a function of the step alone, so resuming is exact."""
         epoch, offset = divmod(step, self.batches_per_epoch)
         order = epoch_order(len(self.examples), self.config.seed, epoch)
         size = self.config.train.batch_size
         return [self.examples[i] for i in order[offset * size: (offset + 1) * size]]
 
-    def loss(self, batch: list[tuple[list[int], Any]]) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, batch: list[tuple[Any, Any]]) -> tuple[torch.Tensor, dict[str, float]]:
         with autocast(self.config.model.precision, self.model.device.type):
             if self.config.train.loss == "bt":
-                scores = last_token_scores(self.model, [a for a, _ in batch] + [b for _, b in batch], self.pad_id)
+                scores = self.scorer(self.model, [a for a, _ in batch] + [b for _, b in batch], self.pad_id)
                 chosen, rejected = scores[: len(batch)], scores[len(batch):]
                 loss = RM_LOSSES["bt"](chosen, rejected)
                 return loss, {"train/pair_accuracy": (chosen > rejected).float().mean().item(),
                               "train/margin": (chosen - rejected).mean().item()}
-            scores = last_token_scores(self.model, [ids for ids, _ in batch], self.pad_id)
+            scores = self.scorer(self.model, [encoded for encoded, _ in batch], self.pad_id)
             labels = torch.tensor([label for _, label in batch], device=scores.device)
             return RM_LOSSES["bce"](scores, labels), {"train/score_mean": scores.mean().item()}
 
@@ -195,7 +206,7 @@ class RMTrainer:
         self.model.eval()
         flat = [self.encode(row.question, s["text"]) for row in rows for s in row.samples]
         with autocast(self.config.model.precision, self.model.device.type):
-            scores = batched_scores(self.model, flat, self.pad_id, self.config.eval.batch_size)
+            scores = batched_scores(self.model, flat, self.pad_id, self.config.eval.batch_size, self.scorer)
         self.model.train()
         per_problem, start = [], 0
         for row in rows:
