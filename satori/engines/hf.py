@@ -1,10 +1,11 @@
 """Rollout engine on a transformers causal LM: the small-machine fallback.
 
 Works on any device transformers runs on. Its own decode loop (prefill, then one token per step through
-the model's KV cache) instead of ``generate``: rows that have stopped leave the batch and the cache, so a
-batch costs the sum of its completions' lengths rather than its longest completion times the batch
-size, and each step keeps one (batch,) vector of chosen-token log-probs, never the (batch, length,
-vocab) logits. Sampling follows ``generate``'s order: temperature, then top-k, then top-p.
+a KV cache that reserves its room once, ``kv_cache.py``) instead of ``generate``: rows that have stopped
+leave the batch and the cache, so a batch costs the sum of its completions' lengths rather than its
+longest completion times the batch size, and each step keeps one (batch,) vector of chosen-token
+log-probs, never the (batch, length, vocab) logits. Sampling follows ``generate``'s order: temperature,
+then top-k, then top-p.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 
 from satori.engines.attention import use_grouped_sdpa
 from satori.engines.base import Completion, RolloutEngine, SamplingParams
+from satori.engines.kv_cache import reserved_cache
 from satori.tokenization import ActionKeepingDecoder
 
 COMPACT_SHARE = 0.125   # drop stopped rows from the batch once they are this share of it (or all of it)
@@ -118,7 +120,9 @@ class HFEngine(RolloutEngine):
         logprobs: list[list[float]] = [[] for _ in prompts]
         stopped = [False] * len(prompts)
 
-        logits, cache = self._step(input_ids, attention, positions, None)
+        cache = reserved_cache(self.model.config.get_text_config(decoder=True).num_hidden_layers,
+                               input_ids.shape[1] + params.max_new_tokens)
+        logits, cache = self._step(input_ids, attention, positions, cache)
         rows = torch.arange(len(prompts), device=device)      # (A,) the batch rows still in the cache
         position = positions[:, -1]                            # (A,) position of each row's last token
         live = torch.ones(len(prompts), dtype=torch.bool, device=device)   # (A,) rows still generating
@@ -133,7 +137,7 @@ class HFEngine(RolloutEngine):
             live &= ~ends
             if not live.any() or step + 1 == params.max_new_tokens:
                 break
-            if (~live).sum() >= max(1, COMPACT_SHARE * len(live)) and hasattr(cache, "batch_select_indices"):
+            if (~live).sum() >= max(1, COMPACT_SHARE * len(live)):
                 keep = live.nonzero().squeeze(-1)
                 cache.batch_select_indices(keep)
                 rows, attention, position, chosen, live = rows[keep], attention[keep], position[keep], chosen[keep], live[keep]
