@@ -7,7 +7,9 @@
 
 For each RAE setting and seed it runs the config's RL stage (``satori rl CONFIG``, its ``rl:`` section, a fresh
 subprocess per run so Ray starts clean) from the SFT checkpoint (default: ``model/`` of the config's SFT run
-folder), with ``key=value`` overrides applied to that section. Then one ``satori eval CONFIG`` (its ``eval:``
+folder), with ``key=value`` overrides applied to that section. In-run evaluation is off unless an override turns
+it on (``data.eval_size=0`` comes first): the runs are evaluated afterwards on more problems, and the wall-clock
+budget the TRL anchor gets should hold training only. Then one ``satori eval CONFIG`` (its ``eval:``
 section, greedy, one sample) grades the SFT checkpoint once and every final policy with the project's verifier.
 Per run: SFT and RL accuracy over all held-out problems, the difference with a paired bootstrap 95% interval
 (problems resampled 10,000 times, numpy seeded), and the problems that flipped incorrect->correct and
@@ -15,11 +17,12 @@ correct->incorrect; per RAE setting the mean difference over seeds, with an inte
 for the per-problem mean over seeds (seed-to-seed spread shows in the per-seed rows). Also each run's wall
 seconds and mean seconds per PPO step (``perf/step_s`` in its ``metrics.jsonl``).
 
-``--anchor trl`` also trains TRL's GRPOTrainer (``bench/anchors/trl_grpo.py``, in its own venv) from the same SFT
-checkpoint on the RL stage's train problems (first seed) with the same prompt template, reward (1 when satori's
-verifier accepts the answer, else 0), batch (prompts_per_step x samples_per_prompt in mini_batches updates),
-max_new_tokens, temperature, learning rate and clipping, for the same wall-clock budget: ``--budget-seconds``,
-by default the wall time of satori's RL run for the first seed (RAE on when it ran). TRL's venv, once
+``--anchor trl`` also trains TRL's GRPOTrainer (``bench/anchors/trl_grpo.py``, in its own venv) once per seed, from
+the same SFT checkpoint on the RL stage's train problems with the same seed, prompt template, reward (1 when
+satori's verifier accepts the answer, else 0), batch (prompts_per_step x samples_per_prompt in mini_batches
+updates), max_new_tokens, temperature, learning rate and clipping, for the same wall-clock budget:
+``--budget-seconds``, by default the wall time of satori's RL run with that seed (RAE on when it ran). Then
+satori minus TRL, paired per problem: per seed, and for the mean over seeds. TRL's venv, once
 (about 3 minutes; trl 1.16.0 with transformers 5.24; check that no torchvision came along):
 
     python3 -m venv /work/trl-venv
@@ -52,6 +55,7 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 RESAMPLES = 10_000
 BOOTSTRAP_SEED = 0
 BENCH_KEYS = ("run_dir", "model.policy", "seed", "rae.enabled")   # set per run by this script
+DEFAULT_OVERRIDES = ("data.eval_size=0",)    # before the command line's overrides, which can change them
 MARKER = "learning_run.json"
 TRL_VENV_HELP = """the TRL anchor needs its own venv; create it with
     python3 -m venv /work/trl-venv
@@ -69,10 +73,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated RL seeds")
     parser.add_argument("--rae", choices=("both", "on", "off"), default="both",
                         help="RL runs with rae.enabled true, false or both")
-    parser.add_argument("--anchor", choices=("trl",), help="also train TRL's GRPOTrainer for the same budget")
+    parser.add_argument("--anchor", choices=("trl",),
+                        help="also train TRL's GRPOTrainer, once per seed, for the same budget")
     parser.add_argument("--trl-python", default="/work/trl-venv/bin/python", help="python of the venv holding trl")
     parser.add_argument("--budget-seconds", type=float,
-                        help="TRL's wall-clock budget (default: wall time of satori's RL run for the first seed)")
+                        help="TRL's wall-clock budget (default: wall time of satori's RL run with the same seed)")
     parser.add_argument("--eval-limit", type=int,
                         help="first N problems of each eval benchmark (default: the config's eval.limit)")
     parser.add_argument("--out-dir", default=str(ROOT / "runs" / "learning"),
@@ -98,12 +103,14 @@ def rl_config(args: argparse.Namespace, sft: str, seed: int, rae: bool) -> Any:
     from satori.config import load_config
     from train.rl.config import RLConfig
 
-    return load_config(RLConfig, args.config, [*args.overrides, *bench_overrides(sft, seed, rae)], section="rl")
+    return load_config(RLConfig, args.config, run_overrides(args, sft, seed, rae), section="rl")
 
 
-def bench_overrides(sft: str, seed: int, rae: bool) -> list[str]:
-    """The keys this script sets for one run (``run_dir`` aside)."""
-    return [f"model.policy={sft}", f"seed={seed}", f"rae.enabled={str(rae).lower()}"]
+def run_overrides(args: argparse.Namespace, sft: str, seed: int, rae: bool) -> list[str]:
+    """The RL section's overrides for one run (``run_dir`` aside): this script's defaults, the command line's,
+    then the keys this script sets per run."""
+    return [*DEFAULT_OVERRIDES, *args.overrides, f"model.policy={sft}", f"seed={seed}",
+            f"rae.enabled={str(rae).lower()}"]
 
 
 def check_rl_configs(args: argparse.Namespace, sft: str) -> None:
@@ -162,8 +169,8 @@ def run_rl(args: argparse.Namespace, sft: str, seed: int, rae: bool, out_dir: Pa
     """One RL stage run; its wall seconds, PPO steps and mean seconds per step."""
     label = rl_label(rae, seed)
     run_dir = out_dir / label
-    command = [sys.executable, "-m", "satori.cli", "rl", args.config, *args.overrides,
-               *bench_overrides(sft, seed, rae), f"run_dir={run_dir}"]
+    command = [sys.executable, "-m", "satori.cli", "rl", args.config, *run_overrides(args, sft, seed, rae),
+               f"run_dir={run_dir}"]
     wall = run_once(command, run_dir, stale=list(out_dir.glob(f"eval*/{label}")))
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
     step_seconds = [row["perf/step_s"] for row in rows if "perf/step_s" in row]
@@ -202,17 +209,22 @@ def trl_flags(rl: Any) -> list[str]:
         (["--gradient-checkpointing"] if rl.model.gradient_checkpointing else [])
 
 
-def run_trl(args: argparse.Namespace, sft: str, budget: float, out_dir: Path) -> dict[str, Any]:
-    """TRL's GRPOTrainer on the first seed's RL settings for ``budget`` seconds; its steps and timings."""
-    rl = rl_config(args, sft, args.seeds[0], rae=False)
-    folder = out_dir / "trl"
-    prompts = out_dir / "trl_prompts.jsonl"
+def trl_label(seed: int) -> str:
+    return f"trl_seed{seed}"
+
+
+def run_trl(args: argparse.Namespace, sft: str, seed: int, budget: float, out_dir: Path) -> dict[str, Any]:
+    """TRL's GRPOTrainer on one seed's RL settings for ``budget`` seconds; its steps and timings."""
+    rl = rl_config(args, sft, seed, rae=False)
+    label = trl_label(seed)
+    folder = out_dir / label
+    prompts = out_dir / f"{label}_prompts.jsonl"
     write_trl_prompts(rl, sft, prompts)
     command = [args.trl_python, str(ROOT / "bench" / "anchors" / "trl_grpo.py"), f"--policy={sft}",
                f"--prompts={prompts}", f"--out={folder}", f"--budget-seconds={budget:.1f}", *trl_flags(rl)]
-    wall = run_once(command, folder, stale=list(out_dir.glob("eval*/trl")))
+    wall = run_once(command, folder, stale=list(out_dir.glob(f"eval*/{label}")))
     result = json.loads((folder / "result.json").read_text())
-    return {"label": "trl", "kind": "trl", "rae": False, "seed": rl.seed, "path": str(folder / "final"),
+    return {"label": label, "kind": "trl", "rae": False, "seed": rl.seed, "path": str(folder / "final"),
             "run_dir": str(folder), "wall_seconds": round(wall, 1), "steps": result["steps"],
             "step_seconds": result["step_seconds"], "train_seconds": result["train_seconds"],
             "budget_seconds": round(budget, 1), "optimizer_steps": result["optimizer_steps"],
@@ -279,14 +291,36 @@ def accuracy_by_benchmark(verdicts: dict[tuple, bool]) -> dict[str, float]:
     return {name: round(float(np.mean([ok for (b, _), ok in verdicts.items() if b == name])), 4) for name in names}
 
 
-def seed_mean(sft: dict[tuple, bool], runs: list[dict[tuple, bool]]) -> dict[str, Any]:
-    """Mean over seeds of RL accuracy and of the RL - SFT difference, with a problem-resampling interval."""
-    keys = sorted(sft)
-    accuracy = np.mean([[run[k] for k in keys] for run in runs], axis=0)
-    differences = accuracy - np.array([sft[k] for k in keys], dtype=float)
+def seed_mean(base: list[dict[tuple, bool]], runs: list[dict[tuple, bool]]) -> dict[str, Any]:
+    """Mean over seeds of the ``runs``' accuracy and of its difference from the mean over the ``base`` runs (the SFT
+    model alone, or TRL's seeds), with a problem-resampling interval."""
+    keys = sorted(base[0])
+
+    def per_problem(models: list[dict[tuple, bool]]) -> np.ndarray:
+        return np.mean([[model[k] for k in keys] for model in models], axis=0)
+
+    accuracy = per_problem(runs)
+    differences = accuracy - per_problem(base)
     low, high = paired_bootstrap(differences)
     return {"mean_accuracy": round(float(accuracy.mean()), 4), "mean_difference": round(float(differences.mean()), 4),
             "interval": [round(low, 4), round(high, 4)]}
+
+
+def against_trl(args: argparse.Namespace, verdicts: dict[str, dict[tuple, bool]]) -> list[dict[str, Any]]:
+    """satori minus TRL per problem, per RAE setting: for each seed (the TRL run with the same seed and budget),
+    then for the mean over seeds."""
+    rows: list[dict[str, Any]] = []
+    for rae in args.rae_settings:
+        for seed in args.seeds:
+            paired = compare(verdicts[trl_label(seed)], verdicts[rl_label(rae, seed)])
+            rows.append({"rae": rae, "seed": seed, "difference": paired["difference"], "interval": paired["interval"],
+                         "right_only_in_satori": paired["incorrect_to_correct"],
+                         "right_only_in_trl": paired["correct_to_incorrect"]})
+        mean = seed_mean([verdicts[trl_label(seed)] for seed in args.seeds],
+                         [verdicts[rl_label(rae, seed)] for seed in args.seeds])
+        rows.append({"rae": rae, "seeds": args.seeds, "difference": mean["mean_difference"],
+                     "interval": mean["interval"]})
+    return rows
 
 
 def git_state() -> dict[str, Any]:
@@ -322,6 +356,14 @@ def print_table(result: dict[str, Any]) -> None:
     for mean in result["seed_means"]:
         print(f"| mean over seeds | {setting(mean)} | {','.join(map(str, mean['seeds']))} | | | | {sft} | "
               f"{100 * mean['mean_accuracy']:.1f}% | {with_interval(mean['mean_difference'], mean['interval'])} | | |")
+    if result.get("against_trl"):
+        print("\nsatori minus TRL's GRPOTrainer, paired per problem (same seed, same wall-clock budget)\n")
+        print("| setting | seed | satori − TRL, points [95% CI] | right only in satori | right only in TRL |")
+        print("|---|---|---|---|---|")
+        for row in result["against_trl"]:
+            seed = row["seed"] if "seed" in row else "mean " + ",".join(map(str, row["seeds"]))
+            print(f"| RAE {'on' if row['rae'] else 'off'} | {seed} | {with_interval(row['difference'], row['interval'])} "
+                  f"| {row.get('right_only_in_satori', '')} | {row.get('right_only_in_trl', '')} |")
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
@@ -384,12 +426,16 @@ def main() -> None:
     check_rl_configs(args, sft)
     runs = [run_rl(args, sft, seed, rae, out_dir) for rae in args.rae_settings for seed in args.seeds]
     if args.anchor == "trl":
-        runs.append(run_trl(args, sft, args.budget_seconds or runs[0]["wall_seconds"], out_dir))
+        walls = {run["seed"]: run["wall_seconds"] for run in runs if run["rae"] == args.rae_settings[0]}
+        runs += [run_trl(args, sft, seed, args.budget_seconds or walls[seed], out_dir) for seed in args.seeds]
     verdicts = evaluate(args, {"sft": sft, **{run["label"]: run["path"] for run in runs}}, out_dir)
     for run in runs:
         run.update(compare(verdicts["sft"], verdicts[run["label"]]))
-    seed_means = [{"rae": rae, "seeds": args.seeds, **seed_mean(verdicts["sft"], [
+    seed_means = [{"kind": "satori", "rae": rae, "seeds": args.seeds, **seed_mean([verdicts["sft"]], [
         verdicts[rl_label(rae, seed)] for seed in args.seeds])} for rae in args.rae_settings]
+    if args.anchor == "trl":
+        seed_means.append({"kind": "trl", "rae": False, "seeds": args.seeds, **seed_mean(
+            [verdicts["sft"]], [verdicts[trl_label(seed)] for seed in args.seeds])})
     result = {
         "config": args.config, "rl_overrides": args.overrides, "seeds": args.seeds, "rae": args.rae_settings,
         "eval_limit": args.eval_limit, "out_dir": str(out_dir), "problems": len(verdicts["sft"]),
@@ -397,6 +443,7 @@ def main() -> None:
                 "by_benchmark": accuracy_by_benchmark(verdicts["sft"])},
         "bootstrap": {"resamples": RESAMPLES, "seed": BOOTSTRAP_SEED, "level": 0.95, "unit": "problem"},
         "runs": runs, "seed_means": seed_means,
+        "against_trl": against_trl(args, verdicts) if args.anchor == "trl" else [],
         "rl_config": rl_record(args, sft), "cpus": os.cpu_count(),
         "load_average_1min_at_end": round(os.getloadavg()[0], 1), "git": git_state(),
         "command": "python bench/learning.py " + " ".join(sys.argv[1:])}
