@@ -22,6 +22,27 @@ from satori.engines.kv_cache import reserved_cache
 from satori.tokenization import ActionKeepingDecoder
 
 COMPACT_SHARE = 0.125   # drop stopped rows from the batch once they are this share of it (or all of it)
+BUCKET_RATIO = 2.0      # a batch's longest prompt is at most this many times its shortest ...
+MIN_BUCKET = 16         # ... unless a batch of that few rows would be cut off
+
+
+def length_buckets(lengths: list[int], max_size: int) -> list[list[int]]:
+    """Row indices grouped into batches of at most ``max_size`` rows of similar prompt length.
+
+    Left padding makes every row of a batch attend over the batch's longest prompt at every decode step:
+    restart prompts (an earlier trajectory's prefix) three times longer than the plain ones would make
+    the plain rows pay for their prefixes. Rows go shortest first; a batch closes at ``max_size`` rows,
+    or when the next prompt is more than ``BUCKET_RATIO`` times its shortest and it holds ``MIN_BUCKET``.
+    """
+    buckets: list[list[int]] = []
+    for index in sorted(range(len(lengths)), key=lambda i: lengths[i]):
+        current = buckets[-1] if buckets else None
+        if (current is None or len(current) >= max_size or
+                (lengths[index] > BUCKET_RATIO * lengths[current[0]] and len(current) >= MIN_BUCKET)):
+            buckets.append([index])
+        else:
+            current.append(index)
+    return buckets
 
 
 def left_padded(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -94,12 +115,13 @@ class HFEngine(RolloutEngine):
         params.validate()
         flat = [list(p) for p in prompts for _ in range(params.n)]
         rng = torch.random.fork_rng(devices=[]) if params.seed is not None else contextlib.nullcontext()
-        outputs: list[Completion] = []
+        outputs: list[Completion | None] = [None] * len(flat)
         with rng:
             if params.seed is not None:
                 torch.manual_seed(params.seed)
-            for start in range(0, len(flat), self.max_batch_size):
-                outputs.extend(self._generate_batch(flat[start: start + self.max_batch_size], params))
+            for bucket in length_buckets([len(p) for p in flat], self.max_batch_size):
+                for index, completion in zip(bucket, self._generate_batch([flat[i] for i in bucket], params)):
+                    outputs[index] = completion
         return [outputs[i * params.n: (i + 1) * params.n] for i in range(len(prompts))]
 
     def _step(self, input_ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor,

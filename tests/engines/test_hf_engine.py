@@ -172,3 +172,34 @@ def test_top_k_and_top_p_restrict_what_is_sampled(engine, engine_prompts):
         assert token_ids(engine.generate(engine_prompts, top1)) == greedy
         tiny_p = SamplingParams(max_new_tokens=10, temperature=1.5, top_p=1e-6, seed=seed)
         assert token_ids(engine.generate(engine_prompts, tiny_p)) == greedy
+
+
+def test_length_buckets_keep_long_prompts_apart_from_short_ones():
+    from satori.engines.hf import length_buckets
+
+    lengths = [40] * 20 + [140] * 20 + [41, 39]
+    buckets = length_buckets(lengths, max_size=128)
+    assert sorted(i for b in buckets for i in b) == list(range(len(lengths)))
+    assert [sorted({lengths[i] for i in b}) for b in buckets] == [[39, 40, 41], [140]]
+    assert [len(b) for b in length_buckets(lengths, max_size=16)] == [16, 16, 10]   # 6 short rows join long ones
+    few = length_buckets([5, 50, 6], max_size=128)      # too few rows to be worth a second batch
+    assert few == [[0, 2, 1]]
+
+
+def test_mixed_prompt_lengths_decode_in_buckets_in_the_callers_order(tiny_tokenizer, tiny_model, engine_prompts,
+                                                                     monkeypatch):
+    """Short and long prompts go through separate batches, and every completion comes back in its prompt's
+    place, the one each prompt alone gives."""
+    short, long = engine_prompts[0], engine_prompts[-1]
+    assert len(long) > 2 * len(short)
+    prompts = [long if i % 3 == 0 else short for i in range(2 * 16 + 6)]
+    engine = HFEngine(tiny_model, tiny_tokenizer, max_batch_size=128)
+    inputs = []
+    real_forward = tiny_model.forward
+    monkeypatch.setattr(tiny_model, "forward", lambda **kw: inputs.append(tuple(kw["input_ids"].shape)) or real_forward(**kw))
+    params = SamplingParams(max_new_tokens=6, temperature=0)
+    together = [group[0].token_ids for group in engine.generate(prompts, params)]
+    prefills = sorted(shape for shape in inputs if shape[1] > 1)   # (rows, longest prompt) of each batch
+    assert prefills == [(prompts.count(long), len(long)), (prompts.count(short), len(short))]
+    alone = {len(p): engine.generate([p], params)[0][0].token_ids for p in (short, long)}
+    assert together == [alone[len(p)] for p in prompts]
