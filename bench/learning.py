@@ -2,6 +2,7 @@
 
     python bench/learning.py                        # configs/quickstart.yaml, seeds 0,1,2, RAE on and off
     python bench/learning.py --config configs/quickstart.yaml --seeds 0,1,2 --anchor trl
+    python bench/learning.py --seeds 0,1,2 --anchor trl max_steps=null max_seconds=450   # every run: one budget
     python bench/learning.py --sft /tmp/qs_smoke/sft/model --seeds 0 --rae on --eval-limit 20 \\
         --out-dir /tmp/learning_smoke --out /tmp/learning_smoke/learning.json max_steps=2 eval_every=2   # smoke run
 
@@ -21,7 +22,8 @@ seconds and mean seconds per PPO step (``perf/step_s`` in its ``metrics.jsonl``)
 the same SFT checkpoint on the RL stage's train problems with the same seed, prompt template, reward (1 when
 satori's verifier accepts the answer, else 0), batch (prompts_per_step x samples_per_prompt in mini_batches
 updates), max_new_tokens, temperature, learning rate and clipping, for the same wall-clock budget:
-``--budget-seconds``, by default the wall time of satori's RL run with that seed (RAE on when it ran). Then
+``--budget-seconds``, by default the wall time of satori's RL run with that seed (RAE on when it ran; with
+``max_seconds`` in the overrides every satori run stops inside that budget and TRL gets the wall time it took). Then
 satori minus TRL, paired per problem: per seed, and for the mean over seeds. TRL's venv, once
 (about 3 minutes; trl 1.16.0 with transformers 5.24; check that no torchvision came along):
 

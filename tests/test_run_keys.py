@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from satori.config import ConfigError, load_config, renamed_keys
-from satori.run_config import SHARED_KEYS, RunConfig, TrainingRunConfig, due
+from satori.run_config import SHARED_KEYS, RunConfig, TrainingRunConfig, WallClock, due, finished
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
@@ -67,7 +67,7 @@ def test_shared_checks_hold_in_every_stage(stage):
         load(stage, ["run_dir=' '"])
     if stage in TRAINING:
         for key, value in (("keep_checkpoints", -1), ("checkpoint_every", -1), ("eval_every", -1), ("threads", 0),
-                           ("max_steps", 0)):
+                           ("max_steps", 0), ("max_seconds", 0)):
             with pytest.raises(ConfigError, match=f"key '{key}'"):
                 load(stage, [f"{key}={value}"])
 
@@ -75,6 +75,28 @@ def test_shared_checks_hold_in_every_stage(stage):
 def test_due_means_every_n_steps_and_after_the_last():
     assert [s for s in range(1, 11) if due(s, 4, 10)] == [4, 8, 10]
     assert [s for s in range(1, 11) if due(s, 0, 10)] == [10]
+
+
+def test_a_wall_clock_stops_before_the_step_that_would_end_past_the_budget():
+    """The next step is predicted to last this process's mean step; the earlier processes' seconds count."""
+    clock = WallClock(max_seconds=10.0, spent_before=8.5)
+    assert 8.5 <= clock.spent() < 9.0 and not clock.out_of_time()
+    clock.step_seconds = [0.5, 1.5]          # mean 1.0: 8.5 + 1 still ends inside the budget
+    assert not clock.out_of_time()
+    clock.step_seconds.append(3.0)           # mean 1.67: the next step would end past 10 s
+    assert clock.out_of_time()
+    assert WallClock(max_seconds=10.0, spent_before=10.5).out_of_time()    # spent before any step
+    unlimited = WallClock(max_seconds=None, spent_before=1e9)
+    unlimited.step_seconds = [1e9]
+    assert not unlimited.out_of_time()
+    spent = WallClock(max_seconds=10.0, spent_before=10.5)
+    assert finished(3, None, spent) and finished(3, 3, unlimited) and not finished(2, 3, unlimited)
+    with pytest.raises(ConfigError, match=r"key 'max_seconds'.*before the first step"):
+        finished(0, 100, spent)
+    timed = WallClock(max_seconds=None)
+    with timed.step():
+        pass
+    assert len(timed.step_seconds) == 1 and 0 <= timed.step_seconds[0] < 1
 
 
 # ------------------------------------------------------------------ old keys refused

@@ -113,6 +113,8 @@ def test_every_estimator_maps_to_an_openrlhf_choice_or_is_refused(parser, name):
     (["rollout.filter_groups=true", "rollout.samples_per_prompt=4"], GPU, "rollout.filter_groups"),
     (["algo.loss_agg=seq_mean_token_sum"], GPU, "algo.loss_agg"),
     (["reward.orm=runs/orm"], GPU, "reward.orm"),
+    (["max_seconds=600"], GPU, "max_seconds"),
+    (["max_steps=null", "max_seconds=600"], GPU, "max_seconds"),
     (["reward.step_scale=0.5"], GPU, "reward.step_scale"),
     (["reward.claim_credit=1.0"], GPU, "reward.claim_credit"),
     (["data.train_format=satori-rl", "data.train=rl.jsonl", "rae.enabled=true"], GPU, "rae.enabled"),

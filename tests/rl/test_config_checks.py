@@ -59,3 +59,10 @@ def test_a_negative_eval_size_names_the_key():
     with pytest.raises(ConfigError, match=r"data.eval_size.*0: no in-run evaluation"):
         load_config(RLConfig, None, ["data.eval_size=-1"])
     assert load_config(RLConfig, None, ["data.eval_size=0"]).data.eval_size == 0
+
+
+def test_a_run_needs_a_step_count_or_a_wall_clock_budget():
+    with pytest.raises(ConfigError, match=r"key 'max_steps'.*max_seconds"):
+        load_config(RLConfig, None, ["max_steps=null"])
+    config = load_config(RLConfig, None, ["max_steps=null", "max_seconds=600"])
+    assert config.max_steps is None and config.max_seconds == 600

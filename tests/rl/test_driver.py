@@ -291,3 +291,26 @@ def test_eval_size_zero_runs_no_in_run_evaluation(tmp_path, tiny_policy_dir):
     rows = metric_rows(tmp_path)
     assert [row["step"] for row in rows] == [1, 2] and not any("eval/accuracy" in row for row in rows)
     assert (tmp_path / "final" / "config.json").is_file()
+
+
+def test_a_wall_clock_budget_counts_the_earlier_processes_of_a_resumed_run(tmp_path, tiny_policy_dir):
+    """``max_seconds`` spans the run, not one process: the seconds spent before a checkpoint are saved with it,
+    so a resumed run whose budget is already spent stops at once (here without ``max_steps`` at all)."""
+    import ray
+    import torch
+
+    from train.rl.driver import TRAINING_STATE_FILE, PPOTrainer
+
+    base = [f"run_dir={tmp_path}", f"model.policy={tiny_policy_dir}", *SMALL, "rae.enabled=false",
+            "data.eval_size=0", "eval_every=0", "checkpoint_every=0"]
+    try:
+        PPOTrainer(load_config(RLConfig, None, [*base, "max_steps=2", "max_seconds=100000"])).train()
+        spent = torch.load(tmp_path / "checkpoint-000002" / TRAINING_STATE_FILE, weights_only=False)["spent_seconds"]
+        elapsed = [row["perf/elapsed_s"] for row in metric_rows(tmp_path)]
+        assert len(elapsed) == 2 and 0 < elapsed[0] < elapsed[1] <= spent
+        resumed = PPOTrainer(load_config(RLConfig, None, [*base, "max_steps=null", f"max_seconds={spent}"]))
+        resumed.train()
+    finally:
+        ray.shutdown()
+    assert resumed.step == 2 and metric_steps(tmp_path) == [1, 2]
+    assert (tmp_path / "final" / "config.json").is_file()

@@ -146,3 +146,24 @@ def test_a_likelihood_score_with_the_pointwise_loss_is_refused():
         load_config(RMConfig, None, ["model.score=likelihood", "train.loss=bce"])
     with pytest.raises(ConfigError, match="model.score"):
         load_config(RMConfig, None, ["model.score=mean"])
+
+
+def test_a_wall_clock_budget_spent_before_a_resume_runs_no_further_step(tmp_path, tiny_policy_dir, labels):
+    """The seconds spent up to a checkpoint count against ``max_seconds`` in the resumed process."""
+    from satori.config import load_config
+    from train.checkpoint import TRAINING_STATE_FILE
+    from train.rm.config import RMConfig
+    from train.rm.trainer import RMTrainer
+
+    run = tmp_path / "run"
+    overrides = command(run, tiny_policy_dir, labels, "eval_every=0", "checkpoint_every=0")[5:-1]
+
+    def trainer(*extra: str) -> RMTrainer:
+        return RMTrainer(load_config(RMConfig, ROOT / "configs" / "rm_tiny.yaml", [*overrides, *extra]), progress=False)
+
+    trainer("max_steps=3", "max_seconds=100000").train()
+    spent = torch.load(run / "checkpoint-000003" / TRAINING_STATE_FILE, weights_only=False)["extra"]["spent_seconds"]
+    assert spent > 0
+    resumed = trainer("max_steps=9", f"max_seconds={spent}")
+    resumed.train()
+    assert resumed.step == 3 and latest_checkpoint(run).name == "checkpoint-000003"

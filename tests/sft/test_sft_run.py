@@ -81,3 +81,26 @@ def test_bf16_mixed_tracks_the_fp32_loss_curve(tmp_path, demo_file):
     assert curves["bf16-pure"][-1] < curves["bf16-pure"][0] - 1.0
     with pytest.raises(ConfigError, match="bf16-mixed"):
         make_config(tmp_path, demo_file, "model.precision=bf16-pure", "optim.lr=2e-7")
+
+
+def test_a_wall_clock_budget_stops_at_a_step_boundary_with_a_checkpoint_and_spans_a_resume(tmp_path, demo_file):
+    """``max_seconds`` ends the run at a step boundary as its last step would (checkpoint, summary, model);
+    the spent seconds ride in the checkpoint, so resuming with that budget spent runs no further step."""
+    from train.checkpoint import TRAINING_STATE_FILE, latest_checkpoint
+
+    run = tmp_path / "run"
+    timed = SFTTrainer(make_config(tmp_path, demo_file, "max_steps=100000", "max_seconds=100000",
+                                   "eval.num_generations=0"), progress=False)
+    timed.clock.max_seconds = budget = timed.clock.spent() + 3    # three seconds of steps, however long loading took
+    timed.train()
+    last = latest_checkpoint(run)
+    assert 1 <= timed.step < 100000 and last.name == f"checkpoint-{timed.step:06d}"
+    assert json.loads((run / "summary.json").read_text())["step"] == timed.step
+    assert (run / "model" / "model.safetensors").is_file()
+    spent = torch.load(last / TRAINING_STATE_FILE, weights_only=False)["extra"]["spent_seconds"]
+    assert spent <= budget + 2 * max(timed.clock.step_seconds)
+    resumed = SFTTrainer(make_config(tmp_path, demo_file, "max_steps=100000", f"max_seconds={spent}",
+                                     "eval.num_generations=0", "resume=true"), progress=False)
+    resumed.train()
+    assert resumed.step == timed.step
+    assert [r["step"] for r in read_metrics(run / "metrics.jsonl") if "loss/train" in r][-1] == timed.step

@@ -88,6 +88,8 @@ def check_supported(config: RLConfig, resources: ResourcesConfig) -> None:
     """Raise ConfigError, naming the key to change, for settings OpenRLHF cannot honour."""
     algo = config.algo
     require(config.rollout.engine == "vllm", "rollout.engine", "OpenRLHF generates with vLLM: set rollout.engine=vllm")
+    require(config.max_seconds is None and config.max_steps is not None, "max_seconds",
+            "OpenRLHF runs a fixed number of steps and has no wall-clock budget: set max_steps and max_seconds=null")
     require(config.data.train_format == "problems" or not config.rae.enabled, "rae.enabled", RAE_WITH_OFFICIAL_ROWS)
     require(not (config.rae.enabled and config.rae.online), "rae.online",
             "OpenRLHF trains on a fixed prompt set, so restart states come from the starting checkpoint's samples "

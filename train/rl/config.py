@@ -123,8 +123,8 @@ class RayConfig:
 
 @dataclass
 class RLConfig(TrainingRunConfig):
-    """The run-level keys are :class:`satori.run_config.TrainingRunConfig`'s (``max_steps`` PPO steps,
-    required; ``eval_every: 0`` evaluates only before the first and after the last step; the rollout
+    """The run-level keys are :class:`satori.run_config.TrainingRunConfig`'s (``max_steps`` PPO steps
+    and/or ``max_seconds``, at least one set; ``eval_every: 0`` evaluates only before the first and after the last step; the rollout
     workers split ``threads``, see :attr:`rollout_threads`)."""
 
     run_dir: str = "runs/rl"
@@ -168,7 +168,8 @@ class RLConfig(TrainingRunConfig):
         batch = rollout.prompts_per_step * rollout.samples_per_prompt
         require(batch % algo.mini_batches == 0, "algo.mini_batches",
                 f"must divide prompts_per_step * samples_per_prompt = {batch}")
-        require(self.max_steps is not None, "max_steps", "set how many PPO steps to run")
+        require(self.max_steps is not None or self.max_seconds is not None, "max_steps",
+                "set how many PPO steps to run, or a wall-clock budget in max_seconds")
         require(self.ray.learners >= 1, "ray.learners", "must be >= 1")
         require(batch // algo.mini_batches >= self.ray.learners, "algo.mini_batches",
                 f"a mini-batch of {batch // algo.mini_batches} rows (prompts_per_step * samples_per_prompt / "

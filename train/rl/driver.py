@@ -34,7 +34,7 @@ import torch
 from satori.claims import claim_share, claim_token_marks, find_claims
 from satori.config import format_config, save_config, to_dict
 from satori.orm import RunningNorm
-from satori.run_config import due
+from satori.run_config import WallClock, due, finished
 from satori.tokenization import ActionKeepingDecoder
 from satori.tracking import MetricsTracker
 from train.rl.batch import Sample, add_advantages, collate, round_size, select_groups, varied
@@ -91,6 +91,7 @@ class PPOTrainer:
         """``run_config`` (default ``config``) is what the run folder records as ``config.yaml``."""
         from transformers import AutoTokenizer
 
+        self.clock = WallClock(config.max_seconds)   # counts from here: actors' start-up is in the budget
         self.config = config
         self.run_dir = Path(config.run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -131,6 +132,7 @@ class PPOTrainer:
         self.orm_norm = RunningNorm()   # running statistics of the ORM scores (reward.orm)
         if state and "orm_norm" in state:
             self.orm_norm.load_state_dict(state["orm_norm"])
+        self.clock.spent_before = state.get("spent_seconds", 0.0) if state else 0.0
 
     # ----------------------------------------------------------------------------- actors
     def start_actors(self, policy_path: str, critic_path: str | None, checkpoint: Path | None) -> None:
@@ -405,14 +407,16 @@ class PPOTrainer:
             torch.save({
                 "step": self.step, "position": self.stream.position, "buffer": self.buffer.state_dict(),
                 "python_rng": random.getstate(), "dropped_too_long": self.counters["dropped_too_long"],
-                "varied_share": self.varied_share, "orm_norm": self.orm_norm.state_dict()},
+                "varied_share": self.varied_share, "orm_norm": self.orm_norm.state_dict(),
+                "spent_seconds": self.clock.spent()},
                        tmp / TRAINING_STATE_FILE)
         path = write_dir_atomically(self.run_dir / f"checkpoint-{self.step:06d}", write)
         prune_checkpoints(self.run_dir, self.config.keep_checkpoints)
         return path
 
     def train(self) -> dict[str, float]:
-        """Run to ``max_steps``; returns the last evaluation's metrics (none with ``data.eval_size: 0``)."""
+        """Run to ``max_steps`` or until ``max_seconds`` would be passed; returns the last evaluation's
+        metrics (none with ``data.eval_size: 0``)."""
         config = self.config
         from tqdm import tqdm
 
@@ -424,17 +428,21 @@ class PPOTrainer:
                 last_eval = self.evaluate()
                 self.tracker.log(0, last_eval)
         bar = tqdm(total=config.max_steps, initial=self.step, desc="ppo", unit="step")
-        while self.step < config.max_steps:
-            metrics = self.train_step()
+        done = finished(self.step, config.max_steps, self.clock)
+        while not done:
+            with self.clock.step():
+                metrics = self.train_step()
             self.step += 1
-            if self.eval_problems and due(self.step, config.eval_every, config.max_steps):
+            done = finished(self.step, config.max_steps, self.clock)
+            metrics["perf/elapsed_s"] = self.clock.spent()
+            if self.eval_problems and (done or due(self.step, config.eval_every, config.max_steps)):
                 last_eval = self.evaluate()
                 metrics.update(last_eval)
             self.tracker.log(self.step, metrics)
-            self.sample_log.write(self.step, due(self.step, config.log_samples_every, config.max_steps))
+            self.sample_log.write(self.step, done or due(self.step, config.log_samples_every, config.max_steps))
             bar.update(1)
             bar.set_postfix(reward=f"{metrics['reward/total']:.2f}", acc=f"{metrics['rollout/accuracy']:.2f}")
-            if due(self.step, config.checkpoint_every, config.max_steps):
+            if done or due(self.step, config.checkpoint_every, config.max_steps):
                 self.save()
         bar.close()
         self.export_final()

@@ -37,7 +37,7 @@ from satori.config import ConfigError, format_config
 from satori.io import DataError
 from satori.orm import Scorer, batched_scores, encode_scored
 from satori.prompts import build_prompt
-from satori.run_config import due, set_threads
+from satori.run_config import WallClock, due, finished, set_threads
 from train.algorithms.reward_losses import RM_LOSSES
 from train.checkpoint import checkpoint_to_resume, save_checkpoint
 from train.precision import autocast, param_dtype, training_device
@@ -125,6 +125,7 @@ class RMTrainer:
     """Owns the model, examples, optimizer and tracker of one reward-model run; :meth:`train` runs it."""
 
     def __init__(self, config: RMConfig, progress: bool = True):
+        self.clock = WallClock(config.max_seconds)   # counts from here: label sets and the model's loading included
         self.config, self.progress = config, progress
         self.run_dir = Path(config.run_dir)
         set_threads(config.threads)
@@ -233,16 +234,19 @@ class RMTrainer:
               + (f"; resuming from {self.resumed_from}" if self.resumed_from else ""), flush=True)
         final: dict[str, float] = {}
         bar = tqdm(total=self.max_steps, initial=self.step, desc="rm", disable=not self.progress, dynamic_ncols=True)
-        while self.step < self.max_steps:
-            metrics = self.train_step()
+        done = finished(self.step, self.max_steps, self.clock)
+        while not done:
+            with self.clock.step():
+                metrics = self.train_step()
+            done = finished(self.step, self.max_steps, self.clock)
             bar.update(1)
             bar.set_postfix(loss=f"{metrics['loss/train']:.3f}")
-            if self.step % c.tracking.log_every == 0 or self.step == self.max_steps:
+            if self.step % c.tracking.log_every == 0 or done:
                 self.tracker.log(self.step, metrics)
-            if due(self.step, c.eval_every, self.max_steps):
+            if done or due(self.step, c.eval_every, self.max_steps):
                 final = self.evaluate()
                 self.tracker.log(self.step, final)
-            if due(self.step, c.checkpoint_every, self.max_steps):
+            if done or due(self.step, c.checkpoint_every, self.max_steps):
                 self.save()
         bar.close()
         if not final:  # resumed after the last step's checkpoint
@@ -253,6 +257,7 @@ class RMTrainer:
         self.tracker.flush()
         return save_checkpoint(self.run_dir, self.step, self.model, self.tokenizer, optimizer=self.optimizer,
                                scheduler=self.scheduler, data_state={"step": self.step}, meta=self.meta,
+                               extra={"spent_seconds": self.clock.spent()},
                                keep_checkpoints=self.config.keep_checkpoints)
 
 

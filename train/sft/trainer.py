@@ -31,7 +31,7 @@ from satori.config import ConfigError, format_config, save_config, to_dict
 from satori.io import atomic_write_json, atomic_write_jsonl
 from satori.models import build_tiny_model_and_tokenizer, load_model_and_tokenizer, read_satori_meta
 from satori.prompts import build_prompt
-from satori.run_config import due, set_threads
+from satori.run_config import WallClock, due, finished, set_threads
 from satori.tracking import MetricsTracker, plot_metrics
 from train.checkpoint import checkpoint_to_resume, export_model, load_training_state, save_checkpoint
 from train.precision import autocast, param_dtype, training_device
@@ -84,10 +84,13 @@ def build_optimizer(model: Any, config: SFTConfig, max_steps: int) -> tuple[torc
 
 
 def start_from(trainer: Any, config: Any, checkpoint: Path | None) -> None:
-    """Give ``trainer`` (with ``model``, ``max_steps``, ``run_dir``) its optimizer and schedule, the step and their
-    states restored from ``checkpoint`` (None: step 0), ``resumed_from``, and its metrics tracker; save ``config``."""
+    """Give ``trainer`` (with ``model``, ``max_steps``, ``run_dir``, ``clock``) its optimizer and schedule, the step,
+    their states and the clock's spent seconds restored from ``checkpoint`` (None: step 0), ``resumed_from``, and
+    its metrics tracker; save ``config``."""
     trainer.optimizer, trainer.scheduler = build_optimizer(trainer.model, config, trainer.max_steps)
-    trainer.step = load_training_state(checkpoint, trainer.optimizer, trainer.scheduler).step if checkpoint else 0
+    state = load_training_state(checkpoint, trainer.optimizer, trainer.scheduler) if checkpoint else None
+    trainer.step = state.step if state else 0
+    trainer.clock.spent_before = state.extra.get("spent_seconds", 0.0) if state else 0.0
     trainer.resumed_from = checkpoint
     trainer.tracker = MetricsTracker(trainer.run_dir, resume_step=trainer.step if checkpoint else None,
                                      config=config.tracking, run_config=to_dict(config))
@@ -141,6 +144,7 @@ class SFTTrainer:
     stage = "sft"   # names the stage in the model's meta, logs and plot titles
 
     def __init__(self, config: SFTConfig, progress: bool = True):
+        self.clock = WallClock(config.max_seconds)   # counts from here: loading the data and model is in the budget
         self.config = config
         self.progress = progress
         self.run_dir = Path(config.run_dir)
@@ -223,16 +227,19 @@ class SFTTrainer:
         final: dict[str, float] = {}
         bar = tqdm(total=self.max_steps, initial=self.step, desc="sft", disable=not self.progress,
                    dynamic_ncols=True)
-        while self.step < self.max_steps:
-            metrics = self.train_step()
+        done = finished(self.step, self.max_steps, self.clock)
+        while not done:
+            with self.clock.step():
+                metrics = self.train_step()
+            done = finished(self.step, self.max_steps, self.clock)
             bar.update(1)
             bar.set_postfix(loss=f"{metrics['loss/train']:.3f}", lr=f"{metrics['optim/lr']:.2e}")
-            if self.step % c.tracking.log_every == 0 or self.step == self.max_steps:
+            if self.step % c.tracking.log_every == 0 or done:
                 self.tracker.log(self.step, metrics)
-            if due(self.step, c.eval_every, self.max_steps) and self.step < self.max_steps:
+            if due(self.step, c.eval_every, self.max_steps) and not done:
                 self.tracker.log(self.step, self.evaluate())    # the last step's comes with its checkpoint
-            if due(self.step, c.checkpoint_every, self.max_steps):
-                if self.step == self.max_steps:
+            if done or due(self.step, c.checkpoint_every, self.max_steps):
+                if done:
                     final = self.evaluate()
                     self.tracker.log(self.step, final)
                 self.save()
@@ -245,6 +252,7 @@ class SFTTrainer:
         self.tracker.flush()
         return save_checkpoint(self.run_dir, self.step, self.model, self.tokenizer, optimizer=self.optimizer,
                                scheduler=self.scheduler, data_state={"micro_batch": self.step * self.config.train.grad_accum},
+                               extra={"spent_seconds": self.clock.spent()},
                                meta=self.meta, keep_checkpoints=self.config.keep_checkpoints)
 
     @torch.no_grad()
