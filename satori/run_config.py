@@ -124,9 +124,10 @@ def finished(step: int, max_steps: int | None, clock: WallClock) -> bool:
     return True
 
 
-def due(step: int, every: int, last: int | None) -> bool:
-    """Whether a periodic action (every ``every`` steps and after the ``last``; 0: only then) falls on ``step``."""
-    return step == last or (every > 0 and step % every == 0)
+def due(step: int, every: int, last: bool) -> bool:
+    """Whether a periodic action (every ``every`` steps and after the loop's ``last`` step; 0: only then)
+    falls on ``step``."""
+    return last or (every > 0 and step % every == 0)
 
 
 def set_threads(threads: int | None) -> None:

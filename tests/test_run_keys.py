@@ -73,8 +73,8 @@ def test_shared_checks_hold_in_every_stage(stage):
 
 
 def test_due_means_every_n_steps_and_after_the_last():
-    assert [s for s in range(1, 11) if due(s, 4, 10)] == [4, 8, 10]
-    assert [s for s in range(1, 11) if due(s, 0, 10)] == [10]
+    assert [s for s in range(1, 11) if due(s, 4, s == 10)] == [4, 8, 10]
+    assert [s for s in range(1, 11) if due(s, 0, s == 10)] == [10]
 
 
 def test_a_wall_clock_stops_before_the_step_that_would_end_past_the_budget():

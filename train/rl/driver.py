@@ -435,14 +435,14 @@ class PPOTrainer:
             self.step += 1
             done = finished(self.step, config.max_steps, self.clock)
             metrics["perf/elapsed_s"] = self.clock.spent()
-            if self.eval_problems and (done or due(self.step, config.eval_every, config.max_steps)):
+            if self.eval_problems and due(self.step, config.eval_every, done):
                 last_eval = self.evaluate()
                 metrics.update(last_eval)
             self.tracker.log(self.step, metrics)
-            self.sample_log.write(self.step, done or due(self.step, config.log_samples_every, config.max_steps))
+            self.sample_log.write(self.step, due(self.step, config.log_samples_every, done))
             bar.update(1)
             bar.set_postfix(reward=f"{metrics['reward/total']:.2f}", acc=f"{metrics['rollout/accuracy']:.2f}")
-            if done or due(self.step, config.checkpoint_every, config.max_steps):
+            if due(self.step, config.checkpoint_every, done):
                 self.save()
         bar.close()
         self.export_final()

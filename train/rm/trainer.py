@@ -243,10 +243,10 @@ class RMTrainer:
             bar.set_postfix(loss=f"{metrics['loss/train']:.3f}")
             if self.step % c.tracking.log_every == 0 or done:
                 self.tracker.log(self.step, metrics)
-            if done or due(self.step, c.eval_every, self.max_steps):
+            if due(self.step, c.eval_every, done):
                 final = self.evaluate()
                 self.tracker.log(self.step, final)
-            if done or due(self.step, c.checkpoint_every, self.max_steps):
+            if due(self.step, c.checkpoint_every, done):
                 self.save()
         bar.close()
         if not final:  # resumed after the last step's checkpoint

@@ -236,9 +236,9 @@ class SFTTrainer:
             bar.set_postfix(loss=f"{metrics['loss/train']:.3f}", lr=f"{metrics['optim/lr']:.2e}")
             if self.step % c.tracking.log_every == 0 or done:
                 self.tracker.log(self.step, metrics)
-            if due(self.step, c.eval_every, self.max_steps) and not done:
+            if not done and due(self.step, c.eval_every, done):
                 self.tracker.log(self.step, self.evaluate())    # the last step's comes with its checkpoint
-            if done or due(self.step, c.checkpoint_every, self.max_steps):
+            if due(self.step, c.checkpoint_every, done):
                 if done:
                     final = self.evaluate()
                     self.tracker.log(self.step, final)
